@@ -1,0 +1,157 @@
+"""An agent: takes training-job assignments from the bus, runs each through the runner, and
+publishes what happens (status, log lines, metric points) back as events.
+
+The same class serves the in-process agent of `amt serve` and the `amt agent` process on a GPU
+host; only the bus behind it differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from agents.runner import AgentContext, StopRequest, run_training_job
+from emulator.bus.base import Bus
+from emulator.domain.events import (
+    STOPS,
+    AgentHeartbeat,
+    Assignment,
+    Event,
+    StopTraining,
+    TrainingLog,
+    TrainingMetric,
+    TrainingStatus,
+    agent_topic,
+    training_topic,
+)
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 5.0
+SHUTDOWN_REASON = (
+    "InternalServerError: The emulator shut down while this training job was running; its "
+    "process was stopped. A tuning job launches a replacement when it resumes."
+)
+
+
+class BusReporter:
+    """Publishes one job's events in order, numbering them so replays can be recognised."""
+
+    def __init__(self, agent: Agent, job: str, stop: StopRequest) -> None:
+        self.agent = agent
+        self.job = job
+        self.stop = stop
+        self._seq = itertools.count(1)
+
+    async def status(
+        self,
+        secondary: str,
+        message: str,
+        *,
+        failure_reason: str | None = None,
+        retryable: bool = False,
+    ) -> None:
+        if self.stop.reason == "shutdown" and secondary in ("Stopped", "MaxRuntimeExceeded"):
+            secondary, failure_reason, retryable = "Failed", SHUTDOWN_REASON, True
+            message = "The emulator shut down"
+        event = TrainingStatus(
+            ts=self.agent.ctx.clock.now(),
+            job=self.job,
+            seq=next(self._seq),
+            secondary=secondary,
+            message=message,
+            failure_reason=failure_reason,
+            retryable=retryable,
+            agent=self.agent.agent_id,
+        )
+        await self.agent.bus.publish(training_topic(self.job, "status"), event)
+
+    async def log(self, line: str, timestamp: float) -> None:
+        event = TrainingLog(ts=timestamp, job=self.job, seq=next(self._seq), line=line)
+        await self.agent.bus.publish(training_topic(self.job, "logs"), event)
+
+    async def metric(self, name: str, value: float, timestamp: float) -> None:
+        event = TrainingMetric(
+            ts=timestamp, job=self.job, seq=next(self._seq), name=name, value=value
+        )
+        await self.agent.bus.publish(training_topic(self.job, "metrics"), event)
+
+
+class Agent:
+    def __init__(
+        self, agent_id: str, bus: Bus, ctx: AgentContext, *, slots: int, host: str
+    ) -> None:
+        self.agent_id = agent_id
+        self.bus = bus
+        self.ctx = ctx
+        self.slots = slots
+        self.host = host
+        self.running: dict[str, tuple[asyncio.Task[None], StopRequest]] = {}
+
+    def heartbeat(self, online: bool = True) -> AgentHeartbeat:
+        return AgentHeartbeat(
+            ts=self.ctx.clock.now(),
+            agent=self.agent_id,
+            host=self.host,
+            slots=self.slots,
+            free_slots=self.slots - len(self.running),
+            gpus=tuple({"index": i} for i in self.ctx.gpu_ids),
+            running=tuple(self.running),
+            online=online,
+        )
+
+    async def _beat(self) -> None:
+        while True:
+            await self.bus.publish(
+                agent_topic(self.agent_id, "heartbeat"), self.heartbeat(), retain=True
+            )
+            await self.ctx.clock.sleep(HEARTBEAT_SECONDS)
+
+    async def _listen(self, events: AsyncIterator[tuple[str, Event]]) -> None:
+        async for _topic, event in events:
+            if isinstance(event, Assignment) and event.agent == self.agent_id:
+                self._start(event.job, event.spec)
+            elif isinstance(event, StopTraining) and event.job in self.running:
+                self.running[event.job][1].request(event.reason)
+
+    def _start(self, job: str, spec: dict[str, Any]) -> None:
+        if job in self.running:
+            return  # a redelivered assignment: the job already runs here
+        stop = StopRequest()
+        reporter = BusReporter(self, job, stop)
+        task = asyncio.create_task(run_training_job(spec, self.ctx, reporter, stop), name=job)
+        self.running[job] = (task, stop)
+        task.add_done_callback(lambda _t: self.running.pop(job, None))
+
+    async def shutdown(self) -> None:
+        """Stop every running job and wait until each has reported its end."""
+        for _task, stop in list(self.running.values()):
+            stop.request("shutdown")
+        tasks = [task for task, _ in self.running.values()]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    @asynccontextmanager
+    async def running_context(self) -> AsyncIterator[Agent]:
+        """Run the agent for the duration of the block."""
+        filters = (agent_topic(self.agent_id, "assignments"), STOPS)
+        async with self.bus.subscribe(*filters) as events:
+            listener = asyncio.create_task(self._listen(events), name=f"{self.agent_id}-listen")
+            beater = asyncio.create_task(self._beat(), name=f"{self.agent_id}-heartbeat")
+            try:
+                yield self
+            finally:
+                await self.shutdown()
+                offline = self.heartbeat(online=False)
+                await self.bus.publish(
+                    agent_topic(self.agent_id, "heartbeat"), offline, retain=True
+                )
+                for task in (listener, beater):
+                    task.cancel()
+                for task in (listener, beater):
+                    with suppress(asyncio.CancelledError):
+                        await task

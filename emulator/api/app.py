@@ -1,0 +1,119 @@
+"""The HTTP edge: one aiohttp app serving SageMaker (AWS JSON 1.1) and, through moto, the
+other AWS services a SageMaker user needs on the same endpoint.
+
+`create_app` wires routes, the error middleware and the long-lived parts (store, bus, control
+plane, local agents) as cleanup contexts, so tests and the CLI build exactly the same server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+
+from emulator.api import control, dispatch
+from emulator.api.aws_services import AwsServices
+from emulator.api.context import ApiContext
+from emulator.bus.base import Bus
+from emulator.clock import Clock, SystemClock
+from emulator.errors import EmulatorError, InternalFailure, RequestEntityTooLarge
+from emulator.ids import request_id
+from emulator.records import JobRecords
+from emulator.settings import Settings
+from emulator.store.sqlite import Store
+
+log = logging.getLogger(__name__)
+
+CONTEXT = web.AppKey("context", ApiContext)
+AWS = web.AppKey("aws", AwsServices)
+JSON_11 = "application/x-amz-json-1.1"
+
+Component = Callable[[web.Application], AsyncIterator[None]]
+
+
+def error_response(error: EmulatorError, content_type: str = JSON_11) -> web.Response:
+    body = json.dumps({"__type": error.code, "message": error.message})
+    return web.Response(
+        status=error.status,
+        body=body.encode(),
+        content_type=content_type,
+        headers={"x-amzn-requestid": request_id(), "x-amzn-errortype": error.code},
+    )
+
+
+@web.middleware
+async def aws_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Domain errors become AWS-shaped JSON once, here; a bug of ours is a 500, never HTML."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except EmulatorError as error:
+        return error_response(error)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(RequestEntityTooLarge("The request body is too large."))
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("internal error serving %s %s", request.method, request.path)
+        return error_response(InternalFailure("We encountered an internal error. Try again."))
+
+
+async def root(request: web.Request) -> web.StreamResponse:
+    """Everything AWS-shaped arrives here; the target or the signing scope says which service."""
+    target = request.headers.get("X-Amz-Target", "")
+    aws = request.app[AWS]
+    service = "sagemaker" if target.startswith("SageMaker.") else aws.service_of(request)
+    if service not in (None, "sagemaker"):
+        return await aws.handle(request, service)
+    if request.method != "POST":
+        return control.index(request)
+    body = await request.read()
+    if len(body) > request.app[CONTEXT].settings.max_body_bytes:
+        raise RequestEntityTooLarge(
+            f"The request body is {len(body)} bytes; the limit is "
+            f"{request.app[CONTEXT].settings.max_body_bytes} bytes."
+        )
+    result = await dispatch.dispatch(request.app[CONTEXT], target, body)
+    return web.Response(
+        body=json.dumps(result, separators=(",", ":")).encode(),
+        content_type=JSON_11,
+        headers={"x-amzn-requestid": request_id()},
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    bus: Bus | None = None,
+    store: Store | None = None,
+    components: list[Component] | None = None,
+) -> web.Application:
+    """The whole server. `components` are extra long-lived parts (control plane, agents)."""
+    from emulator.bus.memory import InProcessBus
+
+    clock = clock or SystemClock()
+    store = store or Store(settings.db_path)
+    context = ApiContext(
+        settings=settings,
+        store=store,
+        bus=bus or InProcessBus(),
+        clock=clock,
+        records=JobRecords(store, clock, settings.region, settings.account),
+    )
+    app = web.Application(middlewares=[aws_errors], client_max_size=settings.max_body_bytes + 1)
+    app[CONTEXT] = context
+    app[AWS] = AwsServices(region=settings.region, account=settings.account)
+    control.add_routes(app)
+    app.router.add_route("*", "/{tail:.*}", root)
+    for component in components or []:
+        app.cleanup_ctx.append(component)
+    app.on_cleanup.append(_close_store)
+    return app
+
+
+async def _close_store(app: web.Application) -> None:
+    app[CONTEXT].store.close()

@@ -1,0 +1,116 @@
+"""CreateTrainingJob, DescribeTrainingJob, ListTrainingJobs, Stop/Update/DeleteTrainingJob."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.api import pagination
+from emulator.api.context import ApiContext, Handler
+from emulator.api.service_rules import check_create_training_job
+from emulator.errors import ResourceInUse, ValidationException
+from emulator.store.sqlite import Row
+
+LISTING = pagination.Listing(
+    table="training_jobs",
+    sort_columns={"Name": "name", "CreationTime": "creation_time", "Status": "status"},
+    default_sort="CreationTime",
+)
+
+
+async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    check_create_training_job(params)
+    row = ctx.records.create_training(params, {})
+    await ctx.command("training-created", params["TrainingJobName"])
+    return {"TrainingJobArn": row.doc["TrainingJobArn"]}
+
+
+def describe(ctx: ApiContext, row: Row) -> dict[str, Any]:
+    """The stored document plus what is derived on read (final metrics)."""
+    doc = row.doc
+    finals = ctx.store.final_metrics(doc["TrainingJobName"])
+    if finals:
+        doc["FinalMetricDataList"] = [
+            {"MetricName": m, "Value": v, "Timestamp": ts} for m, ts, v in finals
+        ]
+    return doc
+
+
+async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    return describe(ctx, ctx.training_row(params["TrainingJobName"]))
+
+
+async def list_training_jobs(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    where, args = pagination.common_filters(params)
+    if params.get("WarmPoolStatusEquals"):
+        where.append("0")
+    offset, limit = pagination.page_bounds(params)
+    order = pagination.order_clause(LISTING, params)
+    rows = ctx.store.page(LISTING.table, where, args, order, limit + 1, offset)
+    result: dict[str, Any] = {"TrainingJobSummaries": [_summary(r) for r in rows[:limit]]}
+    token = pagination.next_token(params, offset, limit, len(rows) > limit)
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+def _summary(row: Row) -> dict[str, Any]:
+    doc = row.doc
+    keys = (
+        "TrainingJobName",
+        "TrainingJobArn",
+        "CreationTime",
+        "TrainingEndTime",
+        "LastModifiedTime",
+        "TrainingJobStatus",
+        "SecondaryStatus",
+    )
+    return {k: doc[k] for k in keys if k in doc}
+
+
+async def stop_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    row = ctx.training_row(params["TrainingJobName"])
+    status = row.doc["TrainingJobStatus"]
+    if status != "InProgress":
+        raise ValidationException(
+            f"The request was rejected because the training job is in status {status}."
+        )
+    row.meta["stop_reason"] = "user"
+    ctx.records.move(row, "Stopping")
+    await ctx.command("training-stop", row.doc["TrainingJobName"])
+    return {}
+
+
+async def update_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    row = ctx.training_row(params["TrainingJobName"])
+    for key in ("ProfilerConfig", "ProfilerRuleConfigurations", "RemoteDebugConfig"):
+        if key in params:
+            row.doc[key] = params[key]
+    if "ResourceConfig" in params:
+        row.doc.setdefault("ResourceConfig", {}).update(params["ResourceConfig"])
+    row.doc["LastModifiedTime"] = ctx.clock.now()
+    ctx.store.update_training_job(row)
+    return {"TrainingJobArn": row.doc["TrainingJobArn"]}
+
+
+async def delete_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    row = ctx.training_row(params["TrainingJobName"])
+    status = row.doc["TrainingJobStatus"]
+    if status in ("InProgress", "Stopping"):
+        raise ResourceInUse(
+            f"Training job {row.doc['TrainingJobName']} is in status {status} and cannot be "
+            "deleted. Stop it and wait until it has stopped."
+        )
+    with ctx.store.transaction():
+        ctx.store.delete_training_job(row.doc["TrainingJobName"])
+        ctx.store.clear_tags(row.doc["TrainingJobArn"])
+    return {}
+
+
+HANDLERS: dict[str, Handler] = {
+    "CreateTrainingJob": create_training_job,
+    "DescribeTrainingJob": describe_training_job,
+    "ListTrainingJobs": list_training_jobs,
+    "StopTrainingJob": stop_training_job,
+    "UpdateTrainingJob": update_training_job,
+    "DeleteTrainingJob": delete_training_job,
+}

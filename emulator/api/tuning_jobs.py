@@ -1,0 +1,155 @@
+"""The hyperparameter tuning job operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.api import pagination
+from emulator.api.context import ApiContext, Handler
+from emulator.api.service_rules import check_create_tuning_job
+from emulator.domain.documents import new_tuning_doc
+from emulator.domain.status import TERMINAL_TUNING
+from emulator.domain.summary import training_summary
+from emulator.errors import ResourceInUse, ValidationException
+from emulator.ids import tuning_job_arn
+from emulator.store.sqlite import Row
+
+LISTING = pagination.Listing(
+    table="tuning_jobs",
+    sort_columns={"Name": "name", "CreationTime": "creation_time", "Status": "status"},
+    default_sort="Name",
+)
+
+
+def _lookup_doc(ctx: ApiContext, name: str) -> dict[str, Any] | None:
+    row = ctx.store.get_tuning_job(name)
+    return row.doc if row else None
+
+
+async def create_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    check_create_tuning_job(params, lookup_tuning_job=lambda n: _lookup_doc(ctx, n))
+    name = params["HyperParameterTuningJobName"]
+    if ctx.store.get_tuning_job(name) is not None:
+        raise ResourceInUse(
+            f"A hyperparameter tuning job with the name, {name}, already exists. "
+            "Choose a different name."
+        )
+    arn = tuning_job_arn(ctx.settings.region, ctx.settings.account, name)
+    doc = new_tuning_doc(params, arn, ctx.clock.now())
+    with ctx.store.transaction():
+        ctx.store.insert_tuning_job(doc, {"launched": 0})
+        ctx.store.add_tags(arn, [(t["Key"], t["Value"]) for t in params.get("Tags", [])])
+    await ctx.command("tuning-created", name)
+    return {"HyperParameterTuningJobArn": arn}
+
+
+async def describe_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    row = ctx.tuning_row(params["HyperParameterTuningJobName"])
+    doc = row.doc
+    if doc["HyperParameterTuningJobStatus"] not in TERMINAL_TUNING:
+        runtime = ctx.clock.now() - doc["CreationTime"]
+        doc["ConsumedResources"] = {"RuntimeInSeconds": int(runtime)}
+    return doc
+
+
+async def list_tuning_jobs(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    where, args = pagination.common_filters(params)
+    offset, limit = pagination.page_bounds(params)
+    order = pagination.order_clause(LISTING, params)
+    rows = ctx.store.page(LISTING.table, where, args, order, limit + 1, offset)
+    result: dict[str, Any] = {
+        "HyperParameterTuningJobSummaries": [_tuning_summary(r) for r in rows[:limit]]
+    }
+    token = pagination.next_token(params, offset, limit, len(rows) > limit)
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+def _tuning_summary(row: Row) -> dict[str, Any]:
+    doc = row.doc
+    config = doc["HyperParameterTuningJobConfig"]
+    summary = {
+        k: doc[k]
+        for k in (
+            "HyperParameterTuningJobName",
+            "HyperParameterTuningJobArn",
+            "HyperParameterTuningJobStatus",
+            "CreationTime",
+            "HyperParameterTuningEndTime",
+            "LastModifiedTime",
+            "TrainingJobStatusCounters",
+            "ObjectiveStatusCounters",
+        )
+        if k in doc
+    }
+    summary["Strategy"] = config["Strategy"]
+    summary["ResourceLimits"] = config["ResourceLimits"]
+    return summary
+
+
+_CHILD_SORT = {
+    "Name": lambda s: s["TrainingJobName"],
+    "CreationTime": lambda s: s["CreationTime"],
+    "Status": lambda s: s["TrainingJobStatus"],
+    "FinalObjectiveMetricValue": lambda s: s["FinalHyperParameterTuningJobObjectiveMetric"][
+        "Value"
+    ],
+}
+
+
+async def list_children(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    name = ctx.tuning_row(params["HyperParameterTuningJobName"]).doc["HyperParameterTuningJobName"]
+    summaries = [training_summary(r) for r in ctx.store.children(name)]
+    if params.get("StatusEquals"):
+        summaries = [s for s in summaries if s["TrainingJobStatus"] == params["StatusEquals"]]
+    sort_by = params.get("SortBy", "Name")
+    if sort_by == "FinalObjectiveMetricValue":
+        summaries = [s for s in summaries if "FinalHyperParameterTuningJobObjectiveMetric" in s]
+    summaries.sort(key=_CHILD_SORT[sort_by], reverse=params.get("SortOrder") == "Descending")
+    offset, limit = pagination.page_bounds(params)
+    result: dict[str, Any] = {"TrainingJobSummaries": summaries[offset : offset + limit]}
+    token = pagination.next_token(params, offset, limit, offset + limit < len(summaries))
+    if token:
+        result["NextToken"] = token
+    return result
+
+
+async def stop_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    row = ctx.tuning_row(params["HyperParameterTuningJobName"])
+    status = row.doc["HyperParameterTuningJobStatus"]
+    if status != "InProgress":
+        raise ValidationException(
+            f"The request was rejected because the tuning job is in status {status}."
+        )
+    row.doc["HyperParameterTuningJobStatus"] = "Stopping"
+    row.doc["LastModifiedTime"] = ctx.clock.now()
+    row.meta["ending"] = "Stopped"
+    ctx.store.update_tuning_job(row)
+    await ctx.command("tuning-stop", row.doc["HyperParameterTuningJobName"])
+    return {}
+
+
+async def delete_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+    row = ctx.tuning_row(params["HyperParameterTuningJobName"])
+    status = row.doc["HyperParameterTuningJobStatus"]
+    if status not in TERMINAL_TUNING:
+        raise ValidationException(
+            f"The request was rejected because the tuning job is in status {status}. "
+            "Only a Completed, Failed or Stopped tuning job can be deleted."
+        )
+    arn = row.doc["HyperParameterTuningJobArn"]
+    with ctx.store.transaction():
+        ctx.store.delete_tuning_job(row.doc["HyperParameterTuningJobName"])
+        ctx.store.clear_tags(arn)
+    return {}
+
+
+HANDLERS: dict[str, Handler] = {
+    "CreateHyperParameterTuningJob": create_tuning_job,
+    "DescribeHyperParameterTuningJob": describe_tuning_job,
+    "ListHyperParameterTuningJobs": list_tuning_jobs,
+    "ListTrainingJobsForHyperParameterTuningJob": list_children,
+    "StopHyperParameterTuningJob": stop_tuning_job,
+    "DeleteHyperParameterTuningJob": delete_tuning_job,
+}

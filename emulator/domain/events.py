@@ -1,0 +1,165 @@
+"""The bus contract: every message that crosses the bus, its topic, and its codec.
+
+Events are frozen dataclasses carrying `schema_version`, a unique `event_id` (consumers apply
+an event once even when the bus delivers it twice), the entity they concern and a timestamp.
+Agent→control-plane events also carry `seq`, the per-job order in which the agent emitted
+them, so a reconnecting agent's replay can be recognised.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+SCHEMA_VERSION = 1
+PREFIX = "amt/v1"
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base of all bus messages."""
+
+    kind: ClassVar[str] = "event"
+    ts: float
+    event_id: str = field(default_factory=new_event_id)
+    schema_version: int = SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class TrainingStatus(Event):
+    """An agent moved a training job to a new SecondaryStatus."""
+
+    kind: ClassVar[str] = "training-status"
+    job: str = ""
+    seq: int = 0
+    secondary: str = ""
+    message: str = ""
+    failure_reason: str | None = None
+    retryable: bool = False
+    agent: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingLog(Event):
+    """One line a training program printed."""
+
+    kind: ClassVar[str] = "training-log"
+    job: str = ""
+    seq: int = 0
+    line: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingMetric(Event):
+    """One metric value parsed from a training program's output."""
+
+    kind: ClassVar[str] = "training-metric"
+    job: str = ""
+    seq: int = 0
+    name: str = ""
+    value: float = 0.0
+
+
+@dataclass(frozen=True)
+class Assignment(Event):
+    """The scheduler hands a training job (its describe document) to an agent."""
+
+    kind: ClassVar[str] = "assignment"
+    agent: str = ""
+    job: str = ""
+    spec: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StopTraining(Event):
+    """Stop a running training job; reason is user | early_stop | tuning_stopped | ..."""
+
+    kind: ClassVar[str] = "stop-training"
+    job: str = ""
+    reason: str = "user"
+
+
+@dataclass(frozen=True)
+class AgentHeartbeat(Event):
+    """An agent's liveness and capacity (retained, so a restarted control plane sees it)."""
+
+    kind: ClassVar[str] = "agent-heartbeat"
+    agent: str = ""
+    host: str = ""
+    slots: int = 0
+    free_slots: int = 0
+    gpus: tuple[dict[str, Any], ...] = ()
+    running: tuple[str, ...] = ()
+    online: bool = True
+
+
+@dataclass(frozen=True)
+class ControlCommand(Event):
+    """API → control plane: something about a job changed that the tuner or scheduler must act on.
+
+    action: tuning-created | tuning-stop | training-created | training-stop
+    """
+
+    kind: ClassVar[str] = "control"
+    action: str = ""
+    name: str = ""
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls
+    for cls in (
+        TrainingStatus,
+        TrainingLog,
+        TrainingMetric,
+        Assignment,
+        StopTraining,
+        AgentHeartbeat,
+        ControlCommand,
+    )
+}
+
+
+def encode(event: Event) -> bytes:
+    body = asdict(event)
+    body["kind"] = event.kind
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def decode(payload: bytes | str) -> Event:
+    """Parse a bus message; unknown fields (from newer agents) are ignored."""
+    body = json.loads(payload)
+    cls = EVENT_TYPES[body.pop("kind")]
+    known = {f.name for f in fields(cls)}
+    args = {k: v for k, v in body.items() if k in known}
+    if "gpus" in args:
+        args["gpus"] = tuple(args["gpus"])
+    if "running" in args:
+        args["running"] = tuple(args["running"])
+    return cls(**args)
+
+
+# Topics, named after the entity they concern.
+def training_topic(job: str, what: str) -> str:
+    """what: status | logs | metrics | stop"""
+    return f"{PREFIX}/training-jobs/{job}/{what}"
+
+
+def agent_topic(agent: str, what: str) -> str:
+    """what: heartbeat | assignments"""
+    return f"{PREFIX}/agents/{agent}/{what}"
+
+
+CONTROL_TOPIC = f"{PREFIX}/control"
+AGENT_EVENTS = (
+    f"{PREFIX}/training-jobs/+/status",
+    f"{PREFIX}/training-jobs/+/metrics",
+    f"{PREFIX}/training-jobs/+/logs",
+)
+HEARTBEATS = f"{PREFIX}/agents/+/heartbeat"
+STOPS = f"{PREFIX}/training-jobs/+/stop"

@@ -1,0 +1,127 @@
+"""Placing training jobs on agents, and stopping them there.
+
+Agents announce themselves with heartbeats (slots, GPUs). A waiting job — InProgress with no
+agent — goes to the first agent with a free slot, first come first served across tuning jobs;
+while none fits it shows SecondaryStatus `Pending`. Free slots are counted from the store (the
+active jobs assigned to each agent), so a restart cannot make the scheduler forget a placement.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from emulator.bus.base import Bus
+from emulator.clock import Clock
+from emulator.domain.events import (
+    AgentHeartbeat,
+    Assignment,
+    StopTraining,
+    agent_topic,
+    training_topic,
+)
+from emulator.domain.status import ACTIVE_TRAINING
+from emulator.records import JobRecords
+from emulator.store.sqlite import Row, Store
+
+log = logging.getLogger(__name__)
+
+JobEnded = Callable[[Row], Awaitable[None]]
+
+
+@dataclass
+class AgentInfo:
+    agent: str
+    host: str
+    slots: int
+    gpus: tuple[dict[str, object], ...] = ()
+    last_seen: float = 0.0
+    local: bool = False
+    online: bool = True
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Scheduler:
+    def __init__(
+        self, store: Store, records: JobRecords, bus: Bus, clock: Clock, on_ended: JobEnded
+    ) -> None:
+        self.store = store
+        self.records = records
+        self.bus = bus
+        self.clock = clock
+        self.on_ended = on_ended
+        self.agents: dict[str, AgentInfo] = {}
+
+    def on_heartbeat(self, beat: AgentHeartbeat) -> None:
+        info = AgentInfo(
+            agent=beat.agent,
+            host=beat.host,
+            slots=beat.slots,
+            gpus=beat.gpus,
+            last_seen=self.clock.now(),
+            local=beat.host == "local",
+            online=beat.online,
+        )
+        self.agents[beat.agent] = info
+
+    def free_slots(self) -> dict[str, int]:
+        busy: dict[str, int] = {}
+        for row in self._active():
+            agent = row.meta.get("agent")
+            if agent:
+                busy[agent] = busy.get(agent, 0) + 1
+        return {a.agent: a.slots - busy.get(a.agent, 0) for a in self.agents.values() if a.online}
+
+    async def place_waiting(self) -> None:
+        """Give every waiting job a free slot, oldest first."""
+        free = self.free_slots()
+        for row in self._active():
+            if row.meta.get("agent") or row.doc["TrainingJobStatus"] != "InProgress":
+                continue
+            agent = next((a for a, n in free.items() if n > 0), None)
+            if agent is None:
+                if row.doc["SecondaryStatus"] == "Starting":
+                    self.records.move(row, "Pending")
+                continue
+            free[agent] -= 1
+            await self._assign(row, agent)
+
+    async def _assign(self, row: Row, agent: str) -> None:
+        row.meta["agent"] = agent
+        if row.doc["SecondaryStatus"] == "Pending":
+            self.records.move(row, "Starting", "Preparing the instances for training")
+        else:
+            self.store.update_training_job(row)
+        event = Assignment(
+            ts=self.clock.now(), agent=agent, job=row.doc["TrainingJobName"], spec=row.doc
+        )
+        await self.bus.publish(agent_topic(agent, "assignments"), event)
+
+    async def stop(self, name: str) -> None:
+        """Stop a job wherever it is: on its agent, or before it ever reached one."""
+        row = self.store.get_training_job(name)
+        if row is None or row.doc["TrainingJobStatus"] not in ACTIVE_TRAINING:
+            return
+        if row.meta.get("agent"):
+            reason = str(row.meta.get("stop_reason", "user"))
+            event = StopTraining(ts=self.clock.now(), job=name, reason=reason)
+            await self.bus.publish(training_topic(name, "stop"), event)
+            return
+        if self.records.move(row, "Stopped", "Stopped before an instance was assigned"):
+            await self.on_ended(row)
+
+    def lose_agent_jobs(self, agent_is_lost: Callable[[str], bool], reason: str) -> list[Row]:
+        """End as failed (retryable) every active job on agents that are gone."""
+        lost = []
+        for row in self._active():
+            agent = row.meta.get("agent")
+            if agent and agent_is_lost(str(agent)):
+                row.meta["retryable"] = True
+                row.doc["FailureReason"] = reason
+                if self.records.move(row, "Failed", reason):
+                    lost.append(row)
+        return lost
+
+    def _active(self) -> list[Row]:
+        return self.store.training_jobs("status IN ('InProgress', 'Stopping')")

@@ -1,0 +1,344 @@
+"""The single source of truth: jobs, metric series, tags — in SQLite (WAL).
+
+Documents are kept as the JSON the Describe operations return (plus an internal `meta` object),
+with the columns that List operations filter and sort on pulled out beside them. Every write
+happens inside `transaction()`, so a crash at any moment leaves either the old state or the new.
+Names are unique case-insensitively, as AWS's are.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tuning_jobs (
+    name_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    status TEXT NOT NULL,
+    creation_time REAL NOT NULL,
+    last_modified REAL NOT NULL,
+    doc TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS training_jobs (
+    name_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    arn TEXT NOT NULL,
+    tuning_job TEXT,
+    status TEXT NOT NULL,
+    creation_time REAL NOT NULL,
+    last_modified REAL NOT NULL,
+    seq INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS training_by_tuning ON training_jobs(tuning_job, seq);
+CREATE INDEX IF NOT EXISTS training_by_status ON training_jobs(status);
+CREATE TABLE IF NOT EXISTS metric_points (
+    job TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (job, metric, step)
+);
+CREATE TABLE IF NOT EXISTS tags (
+    arn TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (arn, key)
+);
+CREATE TABLE IF NOT EXISTS applied_events (
+    event_id TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+
+@dataclass
+class Row:
+    """A stored job: its describe document and internal bookkeeping."""
+
+    doc: dict[str, Any]
+    meta: dict[str, Any]
+
+
+class Store:
+    """SQLite repository. Calls are synchronous and short; the event loop calls them directly."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(SCHEMA)
+        self._depth = 0
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes atomically; nests (inner blocks join the outer transaction)."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._db.execute("COMMIT")
+
+    # ---- sequence numbers -------------------------------------------------------------
+    def next_value(self, counter: str) -> int:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO counters(name, value) VALUES (?, 1) "
+                "ON CONFLICT(name) DO UPDATE SET value = value + 1",
+                (counter,),
+            )
+            (value,) = self._db.execute(
+                "SELECT value FROM counters WHERE name = ?", (counter,)
+            ).fetchone()
+        return int(value)
+
+    # ---- tuning jobs --------------------------------------------------------------------
+    def insert_tuning_job(self, doc: dict[str, Any], meta: dict[str, Any]) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO tuning_jobs VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    doc["HyperParameterTuningJobName"].lower(),
+                    doc["HyperParameterTuningJobName"],
+                    doc["HyperParameterTuningJobArn"],
+                    doc["HyperParameterTuningJobStatus"],
+                    doc["CreationTime"],
+                    doc["LastModifiedTime"],
+                    _dump(doc),
+                    _dump(meta),
+                ),
+            )
+
+    def get_tuning_job(self, name: str) -> Row | None:
+        found = self._db.execute(
+            "SELECT doc, meta FROM tuning_jobs WHERE name_key = ?", (name.lower(),)
+        ).fetchone()
+        return Row(json.loads(found[0]), json.loads(found[1])) if found else None
+
+    def update_tuning_job(self, row: Row) -> None:
+        doc = row.doc
+        with self.transaction():
+            self._db.execute(
+                "UPDATE tuning_jobs SET status=?, last_modified=?, doc=?, meta=? WHERE name_key=?",
+                (
+                    doc["HyperParameterTuningJobStatus"],
+                    doc["LastModifiedTime"],
+                    _dump(doc),
+                    _dump(row.meta),
+                    doc["HyperParameterTuningJobName"].lower(),
+                ),
+            )
+
+    def delete_tuning_job(self, name: str) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM tuning_jobs WHERE name_key = ?", (name.lower(),))
+
+    def tuning_jobs(self, where: str = "", args: Sequence[Any] = ()) -> list[Row]:
+        sql = "SELECT doc, meta FROM tuning_jobs" + (f" WHERE {where}" if where else "")
+        return [Row(json.loads(d), json.loads(m)) for d, m in self._db.execute(sql, args)]
+
+    def tuning_job_names(self, status: Sequence[str]) -> list[str]:
+        marks = ",".join("?" * len(status))
+        rows = self._db.execute(
+            f"SELECT name FROM tuning_jobs WHERE status IN ({marks}) ORDER BY creation_time",
+            tuple(status),
+        )
+        return [r[0] for r in rows]
+
+    # ---- training jobs ------------------------------------------------------------------
+    def insert_training_job(self, doc: dict[str, Any], meta: dict[str, Any]) -> None:
+        with self.transaction():
+            seq = self.next_value("training_seq")
+            self._db.execute(
+                "INSERT INTO training_jobs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    doc["TrainingJobName"].lower(),
+                    doc["TrainingJobName"],
+                    doc["TrainingJobArn"],
+                    meta.get("tuning_job"),
+                    doc["TrainingJobStatus"],
+                    doc["CreationTime"],
+                    doc["LastModifiedTime"],
+                    seq,
+                    _dump(doc),
+                    _dump(meta),
+                ),
+            )
+
+    def get_training_job(self, name: str) -> Row | None:
+        found = self._db.execute(
+            "SELECT doc, meta FROM training_jobs WHERE name_key = ?", (name.lower(),)
+        ).fetchone()
+        return Row(json.loads(found[0]), json.loads(found[1])) if found else None
+
+    def update_training_job(self, row: Row) -> None:
+        doc = row.doc
+        with self.transaction():
+            self._db.execute(
+                "UPDATE training_jobs SET status=?, last_modified=?, doc=?, meta=? "
+                "WHERE name_key=?",
+                (
+                    doc["TrainingJobStatus"],
+                    doc["LastModifiedTime"],
+                    _dump(doc),
+                    _dump(row.meta),
+                    doc["TrainingJobName"].lower(),
+                ),
+            )
+
+    def delete_training_job(self, name: str) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM training_jobs WHERE name_key = ?", (name.lower(),))
+            self._db.execute("DELETE FROM metric_points WHERE job = ?", (name,))
+
+    def training_jobs(self, where: str = "", args: Sequence[Any] = ()) -> list[Row]:
+        sql = "SELECT doc, meta FROM training_jobs" + (f" WHERE {where}" if where else "")
+        sql += " ORDER BY seq"
+        return [Row(json.loads(d), json.loads(m)) for d, m in self._db.execute(sql, args)]
+
+    def children(self, tuning_job: str) -> list[Row]:
+        """Training jobs launched by a tuning job, in launch order."""
+        return self.training_jobs("tuning_job = ?", (tuning_job,))
+
+    def active_training_names(self) -> list[str]:
+        rows = self._db.execute(
+            "SELECT name FROM training_jobs WHERE status IN ('InProgress','Stopping') ORDER BY seq"
+        )
+        return [r[0] for r in rows]
+
+    # ---- metrics --------------------------------------------------------------------------
+    def add_metric_point(self, job: str, metric: str, ts: float, value: float) -> int:
+        """Append a point; returns its 1-based step (epoch index) within the series."""
+        with self.transaction():
+            (last,) = self._db.execute(
+                "SELECT COALESCE(MAX(step), 0) FROM metric_points WHERE job=? AND metric=?",
+                (job, metric),
+            ).fetchone()
+            step = int(last) + 1
+            self._db.execute(
+                "INSERT INTO metric_points VALUES (?,?,?,?,?)", (job, metric, step, ts, value)
+            )
+        return step
+
+    def metric_series(self, job: str, metric: str) -> list[tuple[int, float, float]]:
+        """(step, ts, value) of one metric of one job, in order."""
+        rows = self._db.execute(
+            "SELECT step, ts, value FROM metric_points WHERE job=? AND metric=? ORDER BY step",
+            (job, metric),
+        )
+        return [(int(s), float(t), float(v)) for s, t, v in rows]
+
+    def final_metrics(self, job: str) -> list[tuple[str, float, float]]:
+        """(metric, ts, value) of the last point of every metric of a job."""
+        rows = self._db.execute(
+            "SELECT metric, ts, value FROM metric_points p WHERE job = ? AND step = "
+            "(SELECT MAX(step) FROM metric_points q WHERE q.job = p.job AND q.metric = p.metric) "
+            "ORDER BY metric",
+            (job,),
+        )
+        return [(m, float(t), float(v)) for m, t, v in rows]
+
+    # ---- listing ------------------------------------------------------------------------
+    def page(
+        self,
+        table: str,
+        where: Sequence[str],
+        args: Sequence[Any],
+        order_by: str,
+        limit: int,
+        offset: int,
+    ) -> list[Row]:
+        """One page of a filtered, sorted listing; `limit + 1` rows tell whether more exist."""
+        if table not in ("tuning_jobs", "training_jobs"):
+            raise ValueError(table)
+        sql = f"SELECT doc, meta FROM {table}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {order_by} LIMIT ? OFFSET ?"
+        rows = self._db.execute(sql, (*args, limit, offset))
+        return [Row(json.loads(d), json.loads(m)) for d, m in rows]
+
+    # ---- tags -----------------------------------------------------------------------------
+    def add_tags(self, arn: str, tags: Sequence[tuple[str, str]]) -> None:
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO tags VALUES (?,?,?) "
+                "ON CONFLICT(arn, key) DO UPDATE SET value=excluded.value",
+                [(arn, k, v) for k, v in tags],
+            )
+
+    def list_tags(self, arn: str) -> list[tuple[str, str]]:
+        rows = self._db.execute("SELECT key, value FROM tags WHERE arn=? ORDER BY rowid", (arn,))
+        return [(k, v) for k, v in rows]
+
+    def delete_tags(self, arn: str, keys: Sequence[str]) -> None:
+        with self.transaction():
+            self._db.executemany("DELETE FROM tags WHERE arn=? AND key=?", [(arn, k) for k in keys])
+
+    def clear_tags(self, arn: str) -> None:
+        with self.transaction():
+            self._db.execute("DELETE FROM tags WHERE arn=?", (arn,))
+
+    # ---- idempotency ----------------------------------------------------------------------
+    def first_time(self, event_id: str) -> bool:
+        """Record an event id; False when it was applied before (a duplicate delivery)."""
+        with self.transaction():
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO applied_events(event_id) VALUES (?)", (event_id,)
+            )
+        return cur.rowcount == 1
+
+    # ---- tests and tools ------------------------------------------------------------------
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        return snapshot(self._db)
+
+
+def snapshot(db: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, ordered: equal snapshots mean equal stored state."""
+    tables = ("tuning_jobs", "training_jobs", "metric_points", "tags", "counters")
+    return {t: sorted(tuple(r) for r in db.execute(f"SELECT * FROM {t}")) for t in tables}
+
+
+def snapshot_file(path: Path | str) -> dict[str, list[tuple[Any, ...]]]:
+    """Snapshot a store another process owns, through a read-only connection."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return snapshot(db)
+    finally:
+        db.close()
+
+
+def _dump(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"))

@@ -1,0 +1,269 @@
+"""The tuner's event handlers: each reads stored state, decides, and writes commands.
+
+    tuning job created / a child changed  -> refresh counters and best job, check completion,
+                                             launch the next configurations
+    tuning job stop requested             -> stop every running child, end as Stopped
+    metric point arrived                  -> automatic early stopping decision
+    clock tick                            -> MaxRuntimeInSeconds of tuning jobs
+
+All decisions come from pure functions (strategies, stopping rules, completion criteria); this
+module only gathers their inputs from the store and carries out their answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+from emulator.clock import Clock
+from emulator.domain import summary
+from emulator.domain.documents import (
+    TUNING_OBJECTIVE_HP,
+    child_training_params,
+    definitions_of,
+    objective_of,
+)
+from emulator.domain.status import ACTIVE_TRAINING
+from emulator.ids import child_job_name
+from emulator.records import JobRecords
+from emulator.store.sqlite import Row, Store
+from emulator.tuner.model import History, Observation
+from emulator.tuner.space import SearchSpace
+from emulator.tuner.strategies import get_strategy
+
+log = logging.getLogger(__name__)
+
+Command = Callable[[str, str], Awaitable[None]]
+"""(action, training job name): training-created | training-stop."""
+
+
+class TunerService:
+    def __init__(self, store: Store, records: JobRecords, clock: Clock, command: Command) -> None:
+        self.store = store
+        self.records = records
+        self.clock = clock
+        self.command = command
+
+    # ---- handlers ---------------------------------------------------------------------
+    async def on_tuning_changed(self, name: str) -> None:
+        """Bring a tuning job up to date: summary, completion, next launches."""
+        row = self.store.get_tuning_job(name)
+        if row is None or row.doc["HyperParameterTuningJobStatus"] not in (
+            "InProgress",
+            "Stopping",
+        ):
+            return
+        children = self.store.children(row.doc["HyperParameterTuningJobName"])
+        self._refresh(row, children)
+        active = [c for c in children if c.doc["TrainingJobStatus"] in ACTIVE_TRAINING]
+        if not row.meta.get("ending"):
+            reason = self._completion_reason(row, children)
+            if reason:
+                row.meta["ending"] = "Completed"
+                row.meta["completion_reason"] = reason
+        if row.meta.get("ending"):
+            await self._wind_down(row, active)
+            return
+        await self._launch(row, children, len(active))
+        self.store.update_tuning_job(row)
+
+    async def on_stop(self, name: str) -> None:
+        await self.on_tuning_changed(name)
+
+    async def tick(self) -> None:
+        """Time-based rules: a tuning job's MaxRuntimeInSeconds."""
+        now = self.clock.now()
+        for name in self.store.tuning_job_names(("InProgress",)):
+            row = self.store.get_tuning_job(name)
+            if row is None or row.meta.get("ending"):
+                continue
+            limits = row.doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
+            limit = limits.get("MaxRuntimeInSeconds")
+            if limit and now - row.doc["CreationTime"] >= limit:
+                row.meta["ending"] = "Completed"
+                row.meta["completion_reason"] = "MaxRuntimeInSeconds"
+                self.store.update_tuning_job(row)
+                await self.on_tuning_changed(name)
+
+    async def resume(self) -> None:
+        """After a restart: every unfinished tuning job picks up where the store says it was."""
+        for name in self.store.tuning_job_names(("InProgress", "Stopping")):
+            await self.on_tuning_changed(name)
+
+    # ---- steps --------------------------------------------------------------------------
+    def _refresh(self, row: Row, children: list[Row]) -> None:
+        doc = row.doc
+        training, objective = summary.counters(children)
+        doc["TrainingJobStatusCounters"] = training
+        doc["ObjectiveStatusCounters"] = objective
+        best = summary.best_of(children)
+        if best is not None:
+            doc["BestTrainingJob"] = summary.training_summary(best)
+        doc["LastModifiedTime"] = self.clock.now()
+
+    def _completion_reason(self, row: Row, children: list[Row]) -> str | None:
+        config = row.doc["HyperParameterTuningJobConfig"]
+        limits = config["ResourceLimits"]
+        counted = _counted(children)
+        active = sum(c.doc["TrainingJobStatus"] in ACTIVE_TRAINING for c in children)
+        if counted >= _max_jobs(row) and active == 0:
+            return "MaxNumberOfTrainingJobs"
+        if row.meta.get("exhausted") and active == 0:
+            return "SearchSpaceExhausted"
+        limit = limits.get("MaxRuntimeInSeconds")
+        if limit and self.clock.now() - row.doc["CreationTime"] >= limit:
+            return "MaxRuntimeInSeconds"
+        return None
+
+    async def _wind_down(self, row: Row, active: list[Row]) -> None:
+        """Stop what still runs; once nothing runs, end the tuning job."""
+        doc = row.doc
+        if row.meta["ending"] == "Stopped":
+            doc["HyperParameterTuningJobStatus"] = "Stopping"
+        for child in active:
+            if child.doc["TrainingJobStatus"] == "InProgress":
+                child.meta["stop_reason"] = "tuning_job_ended"
+                self.records.move(child, "Stopping")
+                await self.command("training-stop", child.doc["TrainingJobName"])
+        if not active:
+            now = self.clock.now()
+            doc["HyperParameterTuningJobStatus"] = row.meta["ending"]
+            doc["HyperParameterTuningEndTime"] = now
+            doc["ConsumedResources"] = {"RuntimeInSeconds": int(now - doc["CreationTime"])}
+            doc["LastModifiedTime"] = now
+        self.store.update_tuning_job(row)
+
+    async def _launch(self, row: Row, children: list[Row], active: int) -> None:
+        doc = row.doc
+        limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
+        slots = min(
+            limits["MaxParallelTrainingJobs"] - active,
+            _max_jobs(row) - _counted(children),
+        )
+        if slots <= 0:
+            return
+        params = self._request(row)
+        definition = definitions_of(params)[0]
+        for lost in _unreplaced_failures(children)[:slots]:
+            lost.meta["replaced_by"] = await self._start_child(
+                row, params, definition, dict(lost.meta["tuned"])
+            )
+            self.store.update_training_job(lost)
+            slots -= 1
+        if slots <= 0:
+            return
+        space = SearchSpace.from_parameter_ranges(definition.get("HyperParameterRanges", {}))
+        history = _history(row, children, objective_of(params, definition).get("Type"))
+        seed = row.meta.setdefault("seed", _seed_of(doc))
+        rng = np.random.default_rng([seed, int(row.meta.get("launched", 0))])
+        strategy = get_strategy(doc["HyperParameterTuningJobConfig"]["Strategy"])
+        configs = strategy.suggest(space, history, slots, rng)
+        if not configs:
+            row.meta["exhausted"] = True
+        for tuned in configs:
+            await self._start_child(row, params, definition, tuned)
+
+    async def _start_child(
+        self,
+        row: Row,
+        params: dict[str, Any],
+        definition: dict[str, Any],
+        tuned: dict[str, str],
+    ) -> str:
+        doc = row.doc
+        index = int(row.meta.get("launched", 0)) + 1
+        row.meta["launched"] = index
+        name = child_job_name(doc["HyperParameterTuningJobName"], index)
+        objective = objective_of(params, definition)
+        child = child_training_params(doc, definition, tuned, name)
+        child["HyperParameters"][TUNING_OBJECTIVE_HP] = objective["MetricName"]
+        child["TuningJobArn"] = doc["HyperParameterTuningJobArn"]
+        child["Tags"] = [
+            {"Key": k, "Value": v}
+            for k, v in self.store.list_tags(doc["HyperParameterTuningJobArn"])
+        ]
+        meta = {
+            "tuning_job": doc["HyperParameterTuningJobName"],
+            "tuned": tuned,
+            "objective": objective,
+            "definition": definition.get("DefinitionName"),
+        }
+        with self.store.transaction():
+            self.records.create_training(child, meta)
+            self.store.update_tuning_job(row)
+        await self.command("training-created", name)
+        return name
+
+    def _request(self, row: Row) -> dict[str, Any]:
+        """The tuning request as created (definitions without Describe's additions)."""
+        doc = row.doc
+        params: dict[str, Any] = {
+            "HyperParameterTuningJobConfig": doc["HyperParameterTuningJobConfig"]
+        }
+        for key in ("TrainingJobDefinition", "TrainingJobDefinitions"):
+            if key in doc:
+                params[key] = doc[key]
+        if "TrainingJobDefinition" in params:
+            params["TrainingJobDefinition"] = _without_objective_hp(params["TrainingJobDefinition"])
+        if "TrainingJobDefinitions" in params:
+            params["TrainingJobDefinitions"] = [
+                _without_objective_hp(d) for d in params["TrainingJobDefinitions"]
+            ]
+        return params
+
+
+def _without_objective_hp(definition: dict[str, Any]) -> dict[str, Any]:
+    statics = {
+        k: v
+        for k, v in definition.get("StaticHyperParameters", {}).items()
+        if k != TUNING_OBJECTIVE_HP
+    }
+    return {**definition, "StaticHyperParameters": statics}
+
+
+def _unreplaced_failures(children: list[Row]) -> list[Row]:
+    """Children lost to an internal error that no replacement has been launched for yet."""
+    return [
+        c
+        for c in children
+        if summary.counter_key(c) == "RetryableError" and not c.meta.get("replaced_by")
+    ]
+
+
+def _counted(children: list[Row]) -> int:
+    """Jobs that count against MaxNumberOfTrainingJobs: internal failures are replaced."""
+    return sum(summary.counter_key(c) != "RetryableError" for c in children)
+
+
+def _max_jobs(row: Row) -> int:
+    limits = row.doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    return int(limits.get("MaxNumberOfTrainingJobs") or row.meta.get("inferred_max_jobs") or 0)
+
+
+def _seed_of(doc: dict[str, Any]) -> int:
+    seed = doc["HyperParameterTuningJobConfig"].get("RandomSeed")
+    return int(seed) if seed is not None else secrets.randbits(32)
+
+
+def _history(row: Row, children: list[Row], objective_type: str | None) -> History:
+    observations = []
+    pending = []
+    for child in children:
+        tuned = dict(child.meta.get("tuned", {}))
+        if child.doc["TrainingJobStatus"] in ACTIVE_TRAINING:
+            pending.append(tuned)
+        elif summary.counter_key(child) != "RetryableError":
+            value = child.meta.get("objective_value")
+            if summary.objective_status(child) != "Succeeded":
+                value = None
+            observations.append(Observation(config=tuned, value=value))
+    return History(
+        objective_type="Maximize" if objective_type == "Maximize" else "Minimize",
+        observations=tuple(observations),
+        pending=tuple(pending),
+        launched=int(row.meta.get("launched", 0)),
+    )

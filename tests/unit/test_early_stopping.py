@@ -1,0 +1,61 @@
+"""The median early-stopping rule on hand-computed curves."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.tuner.early_stopping import median_of_running_averages, should_stop
+
+# Epoch-by-epoch objective values of earlier jobs.
+A = [1.0, 0.8, 0.6]
+B = [2.0, 1.0, 0.9]
+C = [1.2, 1.2, 1.2]
+D = [0.5]
+CURVES = [A, B, C, D]
+# Running averages at epoch 2: A 0.9, B 1.5, C 1.2 (D never got there) -> median 1.2.
+# At epoch 3: A 0.8, B 1.3, C 1.2 -> median 1.2 (the last values would give 0.9).
+# At epoch 1: 1.0, 2.0, 1.2, 0.5 -> median 1.1 (the mean would be 1.175).
+
+
+@pytest.mark.parametrize(
+    ("epoch", "expected"), [(1, 1.1), (2, 1.2), (3, 1.2), (4, None), (0, None)]
+)
+def test_median_of_running_averages(epoch, expected):
+    got = median_of_running_averages(epoch, CURVES)
+    assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize(
+    ("value", "epoch", "stop"),
+    [
+        (1.3, 2, True),  # worse than the median 1.2
+        (1.2, 2, False),  # equal is not worse
+        (1.1, 2, False),
+        (1.0, 3, False),  # running averages, not last values (median of those is 0.9)
+        (1.25, 3, True),
+        (5.0, 1, False),  # epoch 1 is never stopped by default
+    ],
+)
+def test_minimize(value, epoch, stop):
+    assert should_stop(value, epoch, CURVES, "Minimize") is stop
+
+
+@pytest.mark.parametrize(("value", "stop"), [(1.1, True), (1.2, False), (1.3, False)])
+def test_maximize_stops_values_below_the_median(value, stop):
+    assert should_stop(value, 2, CURVES, "Maximize") is stop
+
+
+def test_true_median_not_mean_at_epoch_one_when_allowed():
+    # 1.15 is worse than the median 1.1 but better than the mean 1.175.
+    assert should_stop(1.15, 1, CURVES, "Minimize", min_epoch=1)
+
+
+def test_needs_enough_peers_that_reached_the_epoch():
+    assert not should_stop(9.0, 2, [A, B], "Minimize")
+    assert should_stop(9.0, 2, [A, B], "Minimize", min_peers=2)
+    assert not should_stop(9.0, 2, [A, B, D, [0.1]], "Minimize")  # D and [0.1] stop at epoch 1
+
+
+def test_non_finite_values_never_stop_and_bad_peers_are_ignored():
+    assert not should_stop(float("nan"), 2, CURVES, "Minimize")
+    assert median_of_running_averages(2, [*CURVES, [1.0, float("nan")]]) == pytest.approx(1.2)
