@@ -62,7 +62,10 @@ class ControlPlane:
             if row is not None and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING:
                 await self.job_ended(row)
         elif isinstance(event, TrainingMetric):
-            self.ingest.metric(event)
+            stored = self.ingest.metric(event)
+            if stored is not None:
+                row, step = stored
+                await self.tuner.on_metric(row, event.name, step, event.value)
         elif isinstance(event, TrainingLog):
             self.ingest.log(event)
         elif isinstance(event, AgentHeartbeat):

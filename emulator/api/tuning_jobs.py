@@ -69,7 +69,7 @@ async def list_tuning_jobs(ctx: ApiContext, params: dict[str, Any]) -> dict[str,
 def _tuning_summary(row: Row) -> dict[str, Any]:
     doc = row.doc
     config = doc["HyperParameterTuningJobConfig"]
-    summary = {
+    summary: dict[str, Any] = {
         k: doc[k]
         for k in (
             "HyperParameterTuningJobName",

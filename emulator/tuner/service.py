@@ -31,7 +31,9 @@ from emulator.domain.status import ACTIVE_TRAINING
 from emulator.ids import child_job_name
 from emulator.records import JobRecords
 from emulator.store.sqlite import Row, Store
-from emulator.tuner.model import History, Observation
+from emulator.tuner.completion import CONVERGENCE, check_completion, jobs_not_improving
+from emulator.tuner.early_stopping import should_stop
+from emulator.tuner.model import History, ObjectiveType, Observation
 from emulator.tuner.space import SearchSpace
 from emulator.tuner.strategies import get_strategy
 
@@ -71,8 +73,35 @@ class TunerService:
         await self._launch(row, children, len(active))
         self.store.update_tuning_job(row)
 
-    async def on_stop(self, name: str) -> None:
-        await self.on_tuning_changed(name)
+    async def on_metric(self, row: Row, metric: str, step: int, value: float) -> None:
+        """Automatic early stopping, decided the moment an objective value arrives."""
+        tuning = row.meta.get("tuning_job")
+        objective = row.meta.get("objective", {})
+        if not tuning or metric != objective.get("MetricName"):
+            return
+        if row.doc["TrainingJobStatus"] != "InProgress":
+            return
+        parent = self.store.get_tuning_job(tuning)
+        if parent is None or parent.meta.get("ending"):
+            return
+        config = parent.doc["HyperParameterTuningJobConfig"]
+        if config.get("TrainingJobEarlyStoppingType") != "Auto":
+            return
+        earlier = []
+        for child in self.store.children(tuning):
+            if child.doc["TrainingJobName"] == row.doc["TrainingJobName"]:
+                break
+            earlier.append(
+                [v for _s, _t, v in self.store.metric_series(child.doc["TrainingJobName"], metric)]
+            )
+        if should_stop(value, step, earlier, objective.get("Type", "Maximize")):
+            await self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
+
+    async def stop_child(self, row: Row, reason: str, message: str | None = None) -> None:
+        """Ask for a running child to stop, remembering why."""
+        row.meta["stop_reason"] = reason
+        if self.records.move(row, "Stopping", message):
+            await self.command("training-stop", row.doc["TrainingJobName"])
 
     async def tick(self) -> None:
         """Time-based rules: a tuning job's MaxRuntimeInSeconds."""
@@ -108,6 +137,19 @@ class TunerService:
     def _completion_reason(self, row: Row, children: list[Row]) -> str | None:
         config = row.doc["HyperParameterTuningJobConfig"]
         limits = config["ResourceLimits"]
+        objective_type = _objective_type(row)
+        values = _final_values_in_end_order(children)
+        details: dict[str, Any] = {
+            "NumberOfTrainingJobsObjectiveNotImproving": jobs_not_improving(values, objective_type)
+        }
+        criteria = config.get("TuningJobCompletionCriteria")
+        dims = len(_space_of(row.doc, definitions_of(self._request(row))[0]).params)
+        fired = check_completion(criteria, values, objective_type, dims) if criteria else None
+        if fired is not None and fired.criterion == CONVERGENCE:
+            details["ConvergenceDetectedTime"] = self.clock.now()
+        row.doc["TuningJobCompletionDetails"] = details
+        if fired is not None:
+            return fired.criterion
         counted = _counted(children)
         active = sum(c.doc["TrainingJobStatus"] in ACTIVE_TRAINING for c in children)
         if counted >= _max_jobs(row) and active == 0:
@@ -126,9 +168,7 @@ class TunerService:
             doc["HyperParameterTuningJobStatus"] = "Stopping"
         for child in active:
             if child.doc["TrainingJobStatus"] == "InProgress":
-                child.meta["stop_reason"] = "tuning_job_ended"
-                self.records.move(child, "Stopping")
-                await self.command("training-stop", child.doc["TrainingJobName"])
+                await self.stop_child(child, "tuning_job_ended")
         if not active:
             now = self.clock.now()
             doc["HyperParameterTuningJobStatus"] = row.meta["ending"]
@@ -156,7 +196,7 @@ class TunerService:
             slots -= 1
         if slots <= 0:
             return
-        space = SearchSpace.from_parameter_ranges(definition.get("HyperParameterRanges", {}))
+        space = _space_of(doc, definition)
         history = _history(row, children, objective_of(params, definition).get("Type"))
         seed = row.meta.setdefault("seed", _seed_of(doc))
         rng = np.random.default_rng([seed, int(row.meta.get("launched", 0))])
@@ -239,9 +279,36 @@ def _counted(children: list[Row]) -> int:
     return sum(summary.counter_key(c) != "RetryableError" for c in children)
 
 
+def _space_of(doc: dict[str, Any], definition: dict[str, Any]) -> SearchSpace:
+    """A definition's own ranges (several definitions) or the job's ParameterRanges."""
+    ranges = definition.get("HyperParameterRanges") or doc["HyperParameterTuningJobConfig"].get(
+        "ParameterRanges", {}
+    )
+    return SearchSpace.from_parameter_ranges(ranges)
+
+
+def _objective_type(row: Row) -> ObjectiveType:
+    objective = row.doc["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective")
+    return "Minimize" if (objective or {}).get("Type") == "Minimize" else "Maximize"
+
+
+def _final_values_in_end_order(children: list[Row]) -> list[float | None]:
+    """Final objective values of the finished children, in the order they finished."""
+    ended = [c for c in children if c.doc["TrainingJobStatus"] not in ACTIVE_TRAINING]
+    ended = [c for c in ended if summary.counter_key(c) != "RetryableError"]
+    ended.sort(key=lambda c: c.doc.get("TrainingEndTime", 0.0))
+    return [
+        c.meta.get("objective_value") if summary.objective_status(c) == "Succeeded" else None
+        for c in ended
+    ]
+
+
 def _max_jobs(row: Row) -> int:
     limits = row.doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
-    return int(limits.get("MaxNumberOfTrainingJobs") or row.meta.get("inferred_max_jobs") or 0)
+    if limits.get("MaxNumberOfTrainingJobs"):
+        return int(limits["MaxNumberOfTrainingJobs"])
+    definition = row.doc.get("TrainingJobDefinition") or row.doc["TrainingJobDefinitions"][0]
+    return len(_space_of(row.doc, definition).grid())
 
 
 def _seed_of(doc: dict[str, Any]) -> int:
