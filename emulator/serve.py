@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 
@@ -57,8 +56,3 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         components.append(local_agents_component(settings))
     return create_app(settings, clock=clock, components=components)
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -15,10 +16,15 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from emulator.serve import free_port
 from emulator.store.sqlite import snapshot_file
 
 READY = "amt-emulator listening on "
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 class ServerProcess:

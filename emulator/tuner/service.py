@@ -33,6 +33,7 @@ from emulator.records import JobRecords
 from emulator.store.sqlite import Row, Store
 from emulator.tuner.completion import CONVERGENCE, check_completion, jobs_not_improving
 from emulator.tuner.early_stopping import should_stop
+from emulator.tuner.hyperband import EPOCH_KEYS, HyperbandSettings, decide, rung_values
 from emulator.tuner.model import History, ObjectiveType, Observation
 from emulator.tuner.space import SearchSpace
 from emulator.tuner.strategies import get_strategy
@@ -74,28 +75,48 @@ class TunerService:
         self.store.update_tuning_job(row)
 
     async def on_metric(self, row: Row, metric: str, step: int, value: float) -> None:
-        """Automatic early stopping, decided the moment an objective value arrives."""
+        """Early stopping (Auto) or Hyperband, decided the moment an objective value arrives."""
         tuning = row.meta.get("tuning_job")
         objective = row.meta.get("objective", {})
         if not tuning or metric != objective.get("MetricName"):
             return
-        if row.doc["TrainingJobStatus"] != "InProgress":
-            return
         parent = self.store.get_tuning_job(tuning)
-        if parent is None or parent.meta.get("ending"):
+        if row.doc["TrainingJobStatus"] != "InProgress" or parent is None:
             return
         config = parent.doc["HyperParameterTuningJobConfig"]
-        if config.get("TrainingJobEarlyStoppingType") != "Auto":
+        if parent.meta.get("ending"):
             return
-        earlier = []
-        for child in self.store.children(tuning):
-            if child.doc["TrainingJobName"] == row.doc["TrainingJobName"]:
-                break
-            earlier.append(
-                [v for _s, _t, v in self.store.metric_series(child.doc["TrainingJobName"], metric)]
+        names = [c.doc["TrainingJobName"] for c in self.store.children(tuning)]
+        index = names.index(row.doc["TrainingJobName"])
+        objective_type = _objective_type(parent)
+        if config["Strategy"] == "Hyperband":
+            statics = definitions_of(self._request(parent))[0].get("StaticHyperParameters", {})
+            settings = HyperbandSettings.from_api(config.get("StrategyConfig"), statics)
+            if step >= settings.max_resource and step >= _int(statics, EPOCH_KEYS):
+                return  # the job ends on its own at MaxResource
+            bracket = settings.bracket_for(index)
+            peers = [
+                self._curve(n, metric)
+                for i, n in enumerate(names)
+                if i != index and settings.bracket_for(i) == bracket
+            ]
+            decision = decide(
+                step,
+                value,
+                bracket=bracket,
+                values_at_rungs=rung_values(peers, settings.rungs),
+                objective_type=objective_type,
+                settings=settings,
             )
-        if should_stop(value, step, earlier, objective.get("Type", "Maximize")):
-            await self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
+            if decision.stop:
+                await self.stop_child(row, "early_stop", f"Stopping: Hyperband {decision.reason}")
+        elif config.get("TrainingJobEarlyStoppingType") == "Auto":
+            earlier = [self._curve(n, metric) for n in names[:index]]
+            if should_stop(value, step, earlier, objective_type):
+                await self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
+
+    def _curve(self, job: str, metric: str) -> list[float]:
+        return [v for _step, _ts, v in self.store.metric_series(job, metric)]
 
     async def stop_child(self, row: Row, reason: str, message: str | None = None) -> None:
         """Ask for a running child to stop, remembering why."""
@@ -277,6 +298,17 @@ def _unreplaced_failures(children: list[Row]) -> list[Row]:
 def _counted(children: list[Row]) -> int:
     """Jobs that count against MaxNumberOfTrainingJobs: internal failures are replaced."""
     return sum(summary.counter_key(c) != "RetryableError" for c in children)
+
+
+def _int(values: dict[str, str], keys: tuple[str, ...]) -> int:
+    """The first of `keys` present in `values` as an integer (0 when none is)."""
+    for key in keys:
+        if key in values:
+            try:
+                return int(float(str(values[key]).strip('"')))
+            except ValueError:
+                return 0
+    return 0
 
 
 def _space_of(doc: dict[str, Any], definition: dict[str, Any]) -> SearchSpace:

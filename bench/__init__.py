@@ -1,0 +1,1 @@
+"""Benchmarks: measurements of the emulator against references, runnable as scripts."""
