@@ -41,6 +41,7 @@ from aiohttp import web  # noqa: E402
 from bench.populate import Population, populate_moto, populate_store  # noqa: E402
 from emulator.clock import Clock, SystemClock  # noqa: E402
 from emulator.store.sqlite import Store  # noqa: E402
+from emulator.testing import ServerProcess, free_port  # noqa: E402
 
 JSON_11 = "application/x-amz-json-1.1"
 TRIVIAL_BODY = b'{"ok":true}'
@@ -277,8 +278,6 @@ def child_env() -> dict[str, str]:
 
 def start_ours(stack: ExitStack, data_dir: Path, plan: Plan, clock: Clock) -> Target:
     """Seed a fresh store directly (fast), then serve it with `amt serve` in a child process."""
-    from emulator.testing import ServerProcess
-
     store = Store(data_dir / "amt.sqlite3")
     try:
         population = populate_store(
@@ -333,8 +332,6 @@ async def wait_listening(port: int, proc: subprocess.Popen[bytes], clock: Clock)
 
 
 def start_moto(stack: ExitStack, plan: Plan, clock: Clock) -> Target:
-    from emulator.testing import free_port
-
     port = free_port()
     proc = spawn(stack, [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
     asyncio.run(wait_listening(port, proc, clock))
@@ -348,8 +345,6 @@ def start_moto(stack: ExitStack, plan: Plan, clock: Clock) -> Target:
 
 
 def start_trivial(stack: ExitStack, population: Population, clock: Clock) -> Target:
-    from emulator.testing import free_port
-
     port = free_port()
     proc = spawn(
         stack, [sys.executable, str(Path(__file__).resolve()), "--trivial-server", str(port)]
@@ -394,7 +389,7 @@ def format_table(cells: list[Cell]) -> str:
     lines = [
         f"{'operation':<20} {'client':<9} {'target':<8} {'p50 ms':>7} {'p99 ms':>7} "
         f"{'req/s':>7} {'srv CPU':>8} {'ours/moto':>10} {'ours/trivial':>13}",
-        f"{'(us/req)':>68}",
+        f"{'(µs/req)':>72}",
     ]
     for operation in OPERATIONS:
         for client in CLIENTS:

@@ -108,7 +108,6 @@ def _finished_child(
     params["HyperParameters"][TUNING_OBJECTIVE_HP] = OBJECTIVE["MetricName"]
     params["TuningJobArn"] = tuning_doc["HyperParameterTuningJobArn"]
     doc = new_training_doc(params, training_job_arn(account.region, account.account, name), started)
-    doc.pop("SecondaryStatus", None)  # replayed from the start, Starting included
     for status, offset in STEPS:
         transition(doc, status, None, started + offset)
     ended = started + TRAINING_SECONDS

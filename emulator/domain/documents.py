@@ -41,14 +41,12 @@ _TRAINING_ECHO = (
 
 
 def new_training_doc(params: dict[str, Any], arn: str, now: float) -> dict[str, Any]:
-    """A training job as DescribeTrainingJob shows it the moment it is created."""
+    """A training job as DescribeTrainingJob shows it when created (before its first status)."""
     doc: dict[str, Any] = {
         "TrainingJobName": params["TrainingJobName"],
         "TrainingJobArn": arn,
         "CreationTime": now,
         "LastModifiedTime": now,
-        "TrainingJobStatus": "InProgress",
-        "SecondaryStatus": "Starting",
         "SecondaryStatusTransitions": [],
     }
     for key in _TRAINING_ECHO:

@@ -71,7 +71,8 @@ class TunerService:
         if row.meta.get("ending"):
             await self._wind_down(row, active)
             return
-        await self._launch(row, children, len(active))
+        if await self._launch(row, children, len(active)):
+            self._refresh(row, self.store.children(row.doc["HyperParameterTuningJobName"]))
         self.store.update_tuning_job(row)
 
     async def on_metric(self, row: Row, metric: str, step: int, value: float) -> None:
@@ -198,7 +199,8 @@ class TunerService:
             doc["LastModifiedTime"] = now
         self.store.update_tuning_job(row)
 
-    async def _launch(self, row: Row, children: list[Row], active: int) -> None:
+    async def _launch(self, row: Row, children: list[Row], active: int) -> int:
+        """Start as many children as the limits allow; how many were started."""
         doc = row.doc
         limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
         slots = min(
@@ -206,7 +208,8 @@ class TunerService:
             _max_jobs(row) - _counted(children),
         )
         if slots <= 0:
-            return
+            return 0
+        started = 0
         params = self._request(row)
         definition = definitions_of(params)[0]
         for lost in _unreplaced_failures(children)[:slots]:
@@ -215,8 +218,9 @@ class TunerService:
             )
             self.store.update_training_job(lost)
             slots -= 1
+            started += 1
         if slots <= 0:
-            return
+            return started
         space = _space_of(doc, definition)
         history = _history(row, children, objective_of(params, definition).get("Type"))
         seed = row.meta.setdefault("seed", _seed_of(doc))
@@ -227,6 +231,7 @@ class TunerService:
             row.meta["exhausted"] = True
         for tuned in configs:
             await self._start_child(row, params, definition, tuned)
+        return started + len(configs)
 
     async def _start_child(
         self,
