@@ -195,8 +195,12 @@ async def http_load(
         while clock.monotonic() < deadline:
             body = next(bodies)
             sent = clock.monotonic()
-            async with session.post(url, data=body, headers=headers) as response:
-                payload = await response.read()
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    payload = await response.read()
+            except aiohttp.ClientError as error:
+                cell.errors.append(f"{type(error).__name__}: {error}")
+                continue
             if response.status != 200:
                 cell.errors.append(f"{response.status} {payload[:200]!r}")
                 continue
@@ -218,7 +222,7 @@ async def http_cells(targets: list[Target], plan: Plan, clock: Clock) -> list[Ce
                 warm = await http_load(
                     session, target, operation, SATURATED, plan.warmup_seconds, clock
                 )
-                if warm.errors:
+                if warm.errors and not warm.latencies:
                     raise RuntimeError(f"{target.name} {operation} failed: {warm.errors[0]}")
                 for concurrency in CONCURRENCY:
                     cells.append(
@@ -287,9 +291,21 @@ def start_ours(stack: ExitStack, data_dir: Path, plan: Plan, clock: Clock) -> Ta
         store.close()
     server = ServerProcess(data_dir, env=child_env())
     stack.callback(server.stop, 15.0)
+    stack.push(log_on_failure(server))
     server.start()
     assert server.proc is not None
     return Target("ours", server.endpoint, population, server.proc.pid)
+
+
+def log_on_failure(server: ServerProcess) -> Callable[..., None]:
+    """An exit callback showing the server's last output when the benchmark fails."""
+
+    def show(exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is not None and not issubclass(exc_type, KeyboardInterrupt):
+            tail = "\n".join(list(server.output)[-40:])
+            print(f"--- last output of our server ---\n{tail}", file=sys.stderr)
+
+    return show
 
 
 def spawn(stack: ExitStack, command: list[str]) -> subprocess.Popen[bytes]:
@@ -447,7 +463,7 @@ def goals(cells: list[Cell]) -> list[tuple[str, bool]]:
     return verdicts
 
 
-def report(cells: list[Cell], targets: list[Target], plan: Plan) -> str:
+def report(cells: list[Cell], targets: list[Target], plan: Plan, load_before: float) -> str:
     seeded = {t.name: t.population for t in targets}
     header = [
         f"Seeded: ours {len(seeded['ours'].tuning_jobs)} tuning jobs / "
@@ -456,6 +472,7 @@ def report(cells: list[Cell], targets: list[Target], plan: Plan) -> str:
         f"{len(seeded['moto'].training_jobs)} training jobs.",
         f"Each cell: {plan.cell_seconds:g} s raw HTTP (aiohttp client), "
         f"{plan.boto3_seconds:g} s boto3 (sequential), after a warm-up.",
+        f"Load average before the run: {load_before:.2f} (other busy processes skew every number).",
         f"Note: {os.cpu_count()} CPU cores shared by the load generator (one Python process) and "
         "the server; c=8 throughput is bounded by the client as well, for every target alike. "
         "'srv CPU' is the server's own CPU time per request.",
@@ -466,6 +483,7 @@ def report(cells: list[Cell], targets: list[Target], plan: Plan) -> str:
 
 
 def run(plan: Plan, clock: Clock) -> str:
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="amt-bench-") as tmp, ExitStack() as stack:
         ours = start_ours(stack, Path(tmp), plan, clock)
         moto = start_moto(stack, plan, clock)
@@ -473,7 +491,7 @@ def run(plan: Plan, clock: Clock) -> str:
         targets = [ours, moto, trivial]
         cells = asyncio.run(http_cells(targets, plan, clock))
         cells += boto3_cells(targets, plan, clock)
-        return report(cells, targets, plan)
+        return report(cells, targets, plan, load_before)
 
 
 def main(argv: list[str] | None = None) -> int:

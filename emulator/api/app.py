@@ -7,6 +7,7 @@ plane, local agents) as cleanup contexts, so tests and the CLI build exactly the
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -14,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.api import control, dispatch
+from emulator.api import control, dispatch, validation
 from emulator.api.aws_services import AwsServices
 from emulator.api.context import ApiContext
 from emulator.bus.base import Bus
@@ -111,8 +112,14 @@ def create_app(
     app.router.add_route("*", "/{tail:.*}", root)
     for component in components or []:
         app.cleanup_ctx.append(component)
+    app.on_startup.append(_prepare_validation)
     app.on_cleanup.append(_close_store)
     return app
+
+
+async def _prepare_validation(app: web.Application) -> None:
+    """Build every operation's validator before the first request, not during it."""
+    await asyncio.to_thread(validation.prepare, dispatch.OPERATIONS)
 
 
 async def _close_store(app: web.Application) -> None:
