@@ -6,10 +6,10 @@ import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
 
-from agents.runner import AgentContext
 from aiohttp import web
 
 from agents.agent import Agent
+from agents.runner import AgentContext
 from emulator.api.app import CONTEXT, Component, create_app
 from emulator.clock import Clock
 from emulator.control_plane import control_plane_component
@@ -55,4 +55,3 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     if settings.agents > 0:
         components.append(local_agents_component(settings))
     return create_app(settings, clock=clock, components=components)
-

@@ -81,8 +81,10 @@ class AwsServices:
     def _call(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         captured: dict[str, Any] = {}
 
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured["status"] = int(status.split()[0])
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            captured["status"] = int(status.split(maxsplit=1)[0])
             captured["headers"] = headers
             return lambda data: None
 

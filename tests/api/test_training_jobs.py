@@ -129,9 +129,7 @@ def test_tags_on_training_jobs(server, unique):
     assert server.sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
     server.sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "stage", "Value": "dev"}])
     server.sagemaker.delete_tags(ResourceArn=arn, TagKeys=["team"])
-    assert server.sagemaker.list_tags(ResourceArn=arn)["Tags"] == [
-        {"Key": "stage", "Value": "dev"}
-    ]
+    assert server.sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "stage", "Value": "dev"}]
     server.wait_training(name)
     server.sagemaker.delete_training_job(TrainingJobName=name)
     with pytest.raises(ClientError) as exc:

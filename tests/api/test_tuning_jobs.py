@@ -67,7 +67,10 @@ def test_tuning_job_completes_with_true_counters_and_best_job(server, unique):
 
     jobs = children(server, name)
     assert len(jobs) == 6
-    values = {j["TrainingJobName"]: j["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] for j in jobs}
+    values = {
+        j["TrainingJobName"]: j["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        for j in jobs
+    }
     best = desc["BestTrainingJob"]
     assert best["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == max(values.values())
     assert values[best["TrainingJobName"]] == max(values.values())
@@ -100,7 +103,9 @@ def test_tuning_job_completes_with_true_counters_and_best_job(server, unique):
     assert got == sorted(got, reverse=True)
 
     summaries = server.sagemaker.list_hyper_parameter_tuning_jobs(NameContains=name)
-    assert [s["HyperParameterTuningJobName"] for s in summaries["HyperParameterTuningJobSummaries"]] == [name]
+    assert [
+        s["HyperParameterTuningJobName"] for s in summaries["HyperParameterTuningJobSummaries"]
+    ] == [name]
     server.sagemaker.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     with pytest.raises(ClientError) as exc:
         server.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
@@ -133,7 +138,9 @@ def test_stop_tuning_job_stops_running_children(server, unique):
         HyperParameterTuningJobConfig={
             "ResourceLimits": {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 2}
         },
-        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "200", "sleep_per_epoch": "0.2"}},
+        TrainingJobDefinition={
+            "StaticHyperParameters": {"epochs": "200", "sleep_per_epoch": "0.2"}
+        },
     )
     server.sagemaker.create_hyper_parameter_tuning_job(**request)
     wait_for(
@@ -160,7 +167,9 @@ def test_delete_refused_while_running(server, unique):
     name = unique("tune-del")[:32]
     request = tuning_request(
         name,
-        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "100", "sleep_per_epoch": "0.2"}},
+        TrainingJobDefinition={
+            "StaticHyperParameters": {"epochs": "100", "sleep_per_epoch": "0.2"}
+        },
     )
     server.sagemaker.create_hyper_parameter_tuning_job(**request)
     with pytest.raises(ClientError) as exc:

@@ -28,8 +28,10 @@ def test_sigkill_mid_tuning_then_restart_finishes_the_job(tmp_path):
             lambda: server.sagemaker.describe_hyper_parameter_tuning_job(
                 HyperParameterTuningJobName=name
             ),
-            lambda d: d["TrainingJobStatusCounters"]["Completed"] >= 2
-            and d["TrainingJobStatusCounters"]["InProgress"] >= 1,
+            lambda d: (
+                d["TrainingJobStatusCounters"]["Completed"] >= 2
+                and d["TrainingJobStatusCounters"]["InProgress"] >= 1
+            ),
             120,
         )
         done_before = {
@@ -39,9 +41,7 @@ def test_sigkill_mid_tuning_then_restart_finishes_the_job(tmp_path):
             )["TrainingJobSummaries"]
         }
         points_before = {
-            row[:3]
-            for row in server.snapshot()["metric_points"]
-            if row[0] in done_before
+            row[:3] for row in server.snapshot()["metric_points"] if row[0] in done_before
         }
         server.process.kill()
     finally:
