@@ -72,9 +72,10 @@ class AwsServices:
                 {"__type": "InternalFailure", "message": f"The {service} emulation failed."},
                 status=500,
             )
-        response = web.Response(status=status, body=payload)
+        head = request.method == "HEAD"
+        response = web.Response(status=status, body=None if head else payload)
         for key, value in headers:
-            if key.lower() not in _HOP_BY_HOP:
+            if key.lower() not in _HOP_BY_HOP or (head and key.lower() == "content-length"):
                 response.headers.add(key, value)
         return response
 
