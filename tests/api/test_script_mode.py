@@ -12,6 +12,7 @@ import pytest
 from tests.requests import BUCKET, training_request
 
 pytestmark = pytest.mark.slow
+PYTORCH_IMAGE = "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310"
 
 TRAIN_PY = r"""
 import argparse, json, os, pathlib
@@ -29,7 +30,9 @@ report = {
     "hps": json.loads(os.environ["SM_HPS"]),
     "hp_env": os.environ.get("SM_HP_OPTIMIZER"),
     "job": os.environ["TRAINING_JOB_NAME"],
-    "config": json.loads(pathlib.Path(os.environ["SM_INPUT_CONFIG_DIR"], "hyperparameters.json").read_text()),
+    "config": json.loads(
+        pathlib.Path(os.environ["SM_INPUT_CONFIG_DIR"], "hyperparameters.json").read_text()
+    ),
     "leaked": [k for k in os.environ if k.startswith("PYTEST")],
 }
 for epoch in range(1, args.epochs + 1):
@@ -62,7 +65,7 @@ def test_framework_image_runs_user_script_with_s3_data(server, unique):
     request = training_request(
         name,
         AlgorithmSpecification={
-            "TrainingImage": "763104351884.dkr.ecr.us-east-1.amazonaws.com/pytorch-training:2.1-cpu-py310",
+            "TrainingImage": PYTORCH_IMAGE,
             "MetricDefinitions": [
                 {"Name": "validation:accuracy", "Regex": r"Validation-accuracy=([0-9\.]+)"}
             ],
