@@ -1,70 +1,96 @@
 """The `process` runtime: a training program as a local process group.
 
 The program gets its own session (process group), so a stop reaches every process it forked:
-SIGTERM to the group, a grace period, then SIGKILL. It also dies with the agent (Linux
-PDEATHSIG), so a killed server leaves no training process behind. Where the OS allows (root on
-Linux), it runs in a private mount namespace in which its job directory is `/opt/ml`.
+SIGTERM to the group, a grace period, then SIGKILL; the group is killed after a normal exit
+too, so no stray descendant outlives its job. Where `setpriv` exists the program also gets
+SIGKILL if the agent dies (Linux PDEATHSIG; set by a helper binary because `preexec_fn` is not
+safe in a process with threads). Where the OS allows (root on Linux, `unshare` works), it runs
+in a private mount namespace in which its job directory is bind-mounted at `/opt/ml`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from agents.runtime.base import MAX_RUNTIME, Launch, LineSink, Outcome, StopSignal
 from emulator.clock import Clock
 
 MAX_LINE = 64 * 1024
 CHUNK = 64 * 1024
+OPT_ML = Path("/opt/ml")
+DRAIN_SECONDS = 5.0
 MOUNT_SCRIPT = 'mkdir -p /opt/ml && mount --bind "$0" /opt/ml && cd "$1" && shift && exec "$@"'
-
-LineSink = Callable[[str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    exit_code: int | None
-    stopped: str | None = None
-    """Why the process was stopped (the stop reason, or "max_runtime"); None if it exited."""
 
 
 @functools.cache
 def mount_namespace_available() -> bool:
-    """Whether `unshare --mount` works here (root on Linux, not forbidden by a sandbox)."""
+    """Whether `unshare --mount` works here (root on Linux, not forbidden by a sandbox).
+    Probed once per process: it forks, so call it from a worker thread."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         return False
     try:
         probe = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "true"],
-            capture_output=True,
-            timeout=10,
-            check=False,
+            [*_namespace_prefix(), "true"], capture_output=True, timeout=10, check=False
         )
     except (OSError, subprocess.SubprocessError):
         return False
     return probe.returncode == 0
 
 
-def in_mount_namespace(argv: Sequence[str], job_dir: Path, cwd: str) -> list[str]:
-    """Wrap argv so it runs with `job_dir` bind-mounted at /opt/ml, starting in `cwd`."""
-    prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", MOUNT_SCRIPT]
-    return [*prefix, str(job_dir), cwd, *argv]
+def _namespace_prefix() -> list[str]:
+    return ["unshare", "--mount", "--propagation", "private"]
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: ask Linux to SIGKILL us if the agent process dies."""
-    if sys.platform.startswith("linux"):
-        with suppress(OSError, AttributeError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+def in_mount_namespace(argv: Sequence[str], host_dir: Path, cwd: str) -> list[str]:
+    """Wrap argv so it runs with `host_dir` bind-mounted at /opt/ml, starting in `cwd`."""
+    return [*_namespace_prefix(), "sh", "-c", MOUNT_SCRIPT, str(host_dir), cwd, *argv]
+
+
+def die_with_agent(argv: Sequence[str]) -> list[str]:
+    """Prefix argv so the kernel kills the program if the agent process dies."""
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    return [setpriv, "--pdeathsig", "KILL", *argv] if setpriv else list(argv)
+
+
+def split_lines(buffer: bytes, final: bool = False) -> tuple[list[bytes], bytes]:
+    """Complete lines in `buffer` (a line longer than MAX_LINE is cut into pieces) and the
+    unfinished rest; with `final`, the rest is a line too."""
+    lines: list[bytes] = []
+    while True:
+        newline = buffer.find(b"\n", 0, MAX_LINE + 1)
+        if 0 <= newline <= MAX_LINE:
+            lines.append(buffer[:newline])
+            buffer = buffer[newline + 1 :]
+        elif len(buffer) >= MAX_LINE:
+            lines.append(buffer[:MAX_LINE])
+            buffer = buffer[MAX_LINE:]
+        else:
+            break
+    if final and buffer:
+        lines.append(buffer)
+        buffer = b""
+    return lines, buffer
+
+
+async def pump(stream: asyncio.StreamReader, sink: LineSink) -> None:
+    """Forward the program's output line by line until EOF."""
+    rest = b""
+    while True:
+        chunk = await stream.read(CHUNK)
+        lines, rest = split_lines(rest + chunk, final=not chunk)
+        for line in lines:
+            await sink(line.decode("utf-8", "replace").rstrip("\r"))
+        if not chunk:
+            return
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -72,72 +98,75 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-async def _pump(stream: asyncio.StreamReader, sink: LineSink) -> None:
-    """Forward output line by line; a line longer than MAX_LINE is cut into pieces."""
-    buffer = b""
-    while chunk := await stream.read(CHUNK):
-        buffer += chunk
-        while True:
-            newline = buffer.find(b"\n")
-            if newline < 0 and len(buffer) < MAX_LINE:
-                break
-            cut = newline if 0 <= newline < MAX_LINE else MAX_LINE
-            line, buffer = buffer[:cut], buffer[cut + 1 if cut == newline else cut :]
-            await sink(line.decode("utf-8", "replace").rstrip("\r"))
-    if buffer:
-        await sink(buffer.decode("utf-8", "replace").rstrip("\r"))
-
-
-async def run(
-    argv: Sequence[str],
-    *,
-    env: dict[str, str],
-    cwd: Path,
-    on_line: LineSink,
-    stop: Callable[[], Coroutine[Any, Any, str]],
-    max_runtime: float,
-    grace: float,
-    clock: Clock,
-) -> Outcome:
-    """Run to the end, or until `stop()` returns a reason or `max_runtime` passes."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        env=env,
-        cwd=str(cwd),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-        preexec_fn=_die_with_parent,
-        limit=MAX_LINE,
-    )
-    assert proc.stdout is not None
-    pgid = proc.pid
-    reader = asyncio.create_task(_pump(proc.stdout, on_line), name=f"pump-{pgid}")
-    exited = asyncio.create_task(proc.wait(), name=f"wait-{pgid}")
-    stopper = asyncio.create_task(stop(), name=f"stop-{pgid}")
-    timer = asyncio.create_task(clock.sleep(max_runtime), name=f"timer-{pgid}")
+async def _within(task: asyncio.Future[object], seconds: float, clock: Clock) -> bool:
+    """Wait for `task` at most `seconds` of `clock` time; whether it finished."""
+    timer = asyncio.ensure_future(clock.sleep(seconds))
     try:
-        done, _ = await asyncio.wait({exited, stopper, timer}, return_when=asyncio.FIRST_COMPLETED)
-        reason = None
-        if exited not in done:
-            reason = stopper.result() if stopper in done else "max_runtime"
-            await _terminate(pgid, exited, grace, clock)
-        _signal_group(pgid, signal.SIGKILL)
-        await reader
-        return Outcome(proc.returncode, reason)
+        await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (stopper, timer, exited, reader):
-            task.cancel()
-        _signal_group(pgid, signal.SIGKILL)
+        timer.cancel()
+    return task.done()
 
 
-async def _terminate(pgid: int, exited: asyncio.Task[int], grace: float, clock: Clock) -> None:
-    """SIGTERM to the group; SIGKILL if it has not exited after `grace` seconds."""
-    _signal_group(pgid, signal.SIGTERM)
-    timer = asyncio.create_task(clock.sleep(grace))
-    await asyncio.wait({exited, timer}, return_when=asyncio.FIRST_COMPLETED)
-    timer.cancel()
-    if not exited.done():
-        _signal_group(pgid, signal.SIGKILL)
-        await exited
+class ProcessRuntime:
+    """Runs the program as a local process group, in a private /opt/ml where possible."""
+
+    def __init__(self, use_mount_namespace: bool | None = None) -> None:
+        self._namespace = use_mount_namespace
+
+    async def uses_namespace(self) -> bool:
+        if self._namespace is None:
+            self._namespace = await asyncio.to_thread(mount_namespace_available)
+        return self._namespace
+
+    async def container_dir(self, host_dir: Path) -> Path:
+        return OPT_ML if await self.uses_namespace() else host_dir
+
+    async def run(
+        self,
+        launch: Launch,
+        *,
+        on_line: LineSink,
+        stop: StopSignal,
+        max_runtime: float,
+        grace: float,
+        clock: Clock,
+    ) -> Outcome:
+        argv, cwd = list(launch.argv), launch.cwd
+        if await self.uses_namespace():
+            argv, cwd = in_mount_namespace(argv, launch.host_dir, cwd), str(launch.host_dir)
+        proc = await asyncio.create_subprocess_exec(
+            *die_with_agent(argv),
+            env=launch.env,
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert proc.stdout is not None
+        pgid = proc.pid
+        reader = asyncio.create_task(pump(proc.stdout, on_line), name=f"pump-{pgid}")
+        exited = asyncio.create_task(proc.wait(), name=f"wait-{pgid}")
+        stopper = asyncio.create_task(stop(), name=f"stop-{pgid}")
+        timer = asyncio.create_task(clock.sleep(max_runtime), name=f"timer-{pgid}")
+        try:
+            done, _ = await asyncio.wait(
+                {exited, stopper, timer}, return_when=asyncio.FIRST_COMPLETED
+            )
+            reason = None
+            if exited not in done:
+                reason = stopper.result() if stopper in done else MAX_RUNTIME
+                _signal_group(pgid, signal.SIGTERM)
+                if not await _within(exited, grace, clock):
+                    _signal_group(pgid, signal.SIGKILL)
+                    await exited
+            _signal_group(pgid, signal.SIGKILL)
+            # A descendant that left the group may hold the pipe open: do not wait forever.
+            await _within(reader, DRAIN_SECONDS, clock)
+            return Outcome(proc.returncode, reason)
+        finally:
+            _signal_group(pgid, signal.SIGKILL)
+            for task in (stopper, timer, exited, reader):
+                task.cancel()
+            await asyncio.gather(stopper, timer, exited, reader, return_exceptions=True)

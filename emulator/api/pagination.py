@@ -6,20 +6,39 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from emulator.errors import ValidationException
+from emulator.store.sqlite import Row, Store
 
 
 @dataclass(frozen=True)
 class Listing:
-    """How one List operation maps onto a table."""
+    """How one List operation maps onto a table and its response."""
 
     table: str
     sort_columns: Mapping[str, str]
     default_sort: str
+    result_key: str
+    summarise: Callable[[Row], dict[str, Any]]
+
+
+def list_page(
+    store: Store, listing: Listing, params: Mapping[str, Any], extra_where: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One page of a List operation: filters, order and NextToken, all in SQL."""
+    where, args = common_filters(params)
+    where += list(extra_where)
+    offset, limit = page_bounds(params)
+    order = order_clause(listing, params)
+    rows = store.page(listing.table, where, args, order, limit + 1, offset)
+    result: dict[str, Any] = {listing.result_key: [listing.summarise(r) for r in rows[:limit]]}
+    token = next_token(params, offset, limit, len(rows) > limit)
+    if token:
+        result["NextToken"] = token
+    return result
 
 
 def encode_token(offset: int, fingerprint: str) -> str:

@@ -10,12 +10,6 @@ from emulator.api.service_rules import check_create_training_job
 from emulator.errors import ResourceInUse, ValidationException
 from emulator.store.sqlite import Row
 
-LISTING = pagination.Listing(
-    table="training_jobs",
-    sort_columns={"Name": "name", "CreationTime": "creation_time", "Status": "status"},
-    default_sort="CreationTime",
-)
-
 
 async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     check_create_training_job(params)
@@ -40,17 +34,8 @@ async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict
 
 
 async def list_training_jobs(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    where, args = pagination.common_filters(params)
-    if params.get("WarmPoolStatusEquals"):
-        where.append("0")
-    offset, limit = pagination.page_bounds(params)
-    order = pagination.order_clause(LISTING, params)
-    rows = ctx.store.page(LISTING.table, where, args, order, limit + 1, offset)
-    result: dict[str, Any] = {"TrainingJobSummaries": [_summary(r) for r in rows[:limit]]}
-    token = pagination.next_token(params, offset, limit, len(rows) > limit)
-    if token:
-        result["NextToken"] = token
-    return result
+    no_warm_pools = ["0"] if params.get("WarmPoolStatusEquals") else []
+    return pagination.list_page(ctx.store, LISTING, params, no_warm_pools)
 
 
 def _summary(row: Row) -> dict[str, Any]:
@@ -114,3 +99,12 @@ HANDLERS: dict[str, Handler] = {
     "UpdateTrainingJob": update_training_job,
     "DeleteTrainingJob": delete_training_job,
 }
+
+
+LISTING = pagination.Listing(
+    table="training_jobs",
+    sort_columns={"Name": "name", "CreationTime": "creation_time", "Status": "status"},
+    default_sort="CreationTime",
+    result_key="TrainingJobSummaries",
+    summarise=_summary,
+)

@@ -14,12 +14,6 @@ from emulator.errors import ResourceInUse, ValidationException
 from emulator.ids import tuning_job_arn
 from emulator.store.sqlite import Row
 
-LISTING = pagination.Listing(
-    table="tuning_jobs",
-    sort_columns={"Name": "name", "CreationTime": "creation_time", "Status": "status"},
-    default_sort="Name",
-)
-
 
 def _lookup_doc(ctx: ApiContext, name: str) -> dict[str, Any] | None:
     row = ctx.store.get_tuning_job(name)
@@ -53,17 +47,7 @@ async def describe_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[s
 
 
 async def list_tuning_jobs(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    where, args = pagination.common_filters(params)
-    offset, limit = pagination.page_bounds(params)
-    order = pagination.order_clause(LISTING, params)
-    rows = ctx.store.page(LISTING.table, where, args, order, limit + 1, offset)
-    result: dict[str, Any] = {
-        "HyperParameterTuningJobSummaries": [_tuning_summary(r) for r in rows[:limit]]
-    }
-    token = pagination.next_token(params, offset, limit, len(rows) > limit)
-    if token:
-        result["NextToken"] = token
-    return result
+    return pagination.list_page(ctx.store, LISTING, params)
 
 
 def _tuning_summary(row: Row) -> dict[str, Any]:
@@ -87,6 +71,14 @@ def _tuning_summary(row: Row) -> dict[str, Any]:
     summary["ResourceLimits"] = config["ResourceLimits"]
     return summary
 
+
+LISTING = pagination.Listing(
+    table="tuning_jobs",
+    sort_columns={"Name": "name", "CreationTime": "creation_time", "Status": "status"},
+    default_sort="Name",
+    result_key="HyperParameterTuningJobSummaries",
+    summarise=_tuning_summary,
+)
 
 _CHILD_SORT = {
     "Name": lambda s: s["TrainingJobName"],
