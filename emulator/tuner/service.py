@@ -37,6 +37,7 @@ from emulator.tuner.hyperband import EPOCH_KEYS, HyperbandSettings, decide, rung
 from emulator.tuner.model import History, ObjectiveType, Observation
 from emulator.tuner.space import SearchSpace
 from emulator.tuner.strategies import get_strategy
+from emulator.tuner.warm_start import IDENTICAL, ParentJobs, prior_observations
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,38 @@ class TunerService:
         best = summary.best_of(children)
         if best is not None:
             doc["BestTrainingJob"] = summary.training_summary(best)
+        warm = doc.get("WarmStartConfig") or {}
+        if warm.get("WarmStartType") == IDENTICAL:
+            family = children + [c for _p, cs in self._parents(row) for c in cs]
+            overall = summary.best_of(family)
+            if overall is not None:
+                doc["OverallBestTrainingJob"] = summary.training_summary(overall)
         doc["LastModifiedTime"] = self.clock.now()
+
+    def _parents(self, row: Row) -> list[tuple[Row, list[Row]]]:
+        """Warm start parents that still exist, with their training jobs."""
+        config = row.doc.get("WarmStartConfig") or {}
+        parents = []
+        for entry in config.get("ParentHyperParameterTuningJobs", []):
+            parent = self.store.get_tuning_job(entry["HyperParameterTuningJobName"])
+            if parent is not None:
+                name = parent.doc["HyperParameterTuningJobName"]
+                parents.append((parent, self.store.children(name)))
+        return parents
+
+    def _prior(self, row: Row, space: SearchSpace) -> tuple[Observation, ...]:
+        """Parents' jobs as prior observations (see `tuner.warm_start` for the mapping)."""
+        parents = self._parents(row)
+        if not parents:
+            return ()
+        jobs = [
+            ParentJobs(
+                observations=_observations(children),
+                static=_statics(definitions_of(self._request(parent))[0]),
+            )
+            for parent, children in parents
+        ]
+        return prior_observations(row.doc["WarmStartConfig"]["WarmStartType"], jobs, space)
 
     def _completion_reason(self, row: Row, children: list[Row]) -> str | None:
         config = row.doc["HyperParameterTuningJobConfig"]
@@ -222,7 +254,8 @@ class TunerService:
         if slots <= 0:
             return started
         space = _space_of(doc, definition)
-        history = _history(row, children, objective_of(params, definition).get("Type"))
+        prior = self._prior(row, space)
+        history = _history(row, children, objective_of(params, definition).get("Type"), prior)
         seed = row.meta.setdefault("seed", _seed_of(doc))
         rng = np.random.default_rng([seed, int(row.meta.get("launched", 0))])
         strategy = get_strategy(doc["HyperParameterTuningJobConfig"]["Strategy"])
@@ -283,12 +316,15 @@ class TunerService:
 
 
 def _without_objective_hp(definition: dict[str, Any]) -> dict[str, Any]:
-    statics = {
+    return {**definition, "StaticHyperParameters": _statics(definition)}
+
+
+def _statics(definition: dict[str, Any]) -> dict[str, str]:
+    return {
         k: v
         for k, v in definition.get("StaticHyperParameters", {}).items()
         if k != TUNING_OBJECTIVE_HP
     }
-    return {**definition, "StaticHyperParameters": statics}
 
 
 def _unreplaced_failures(children: list[Row]) -> list[Row]:
@@ -353,21 +389,32 @@ def _seed_of(doc: dict[str, Any]) -> int:
     return int(seed) if seed is not None else secrets.randbits(32)
 
 
-def _history(row: Row, children: list[Row], objective_type: str | None) -> History:
+def _observations(children: list[Row]) -> list[Observation]:
+    """What finished children taught: their configuration and final objective (None: failed)."""
     observations = []
-    pending = []
     for child in children:
-        tuned = dict(child.meta.get("tuned", {}))
         if child.doc["TrainingJobStatus"] in ACTIVE_TRAINING:
-            pending.append(tuned)
-        elif summary.counter_key(child) != "RetryableError":
-            value = child.meta.get("objective_value")
-            if summary.objective_status(child) != "Succeeded":
-                value = None
-            observations.append(Observation(config=tuned, value=value))
+            continue
+        if summary.counter_key(child) == "RetryableError":
+            continue
+        succeeded = summary.objective_status(child) == "Succeeded"
+        value = child.meta.get("objective_value") if succeeded else None
+        observations.append(Observation(config=dict(child.meta.get("tuned", {})), value=value))
+    return observations
+
+
+def _history(
+    row: Row, children: list[Row], objective_type: str | None, prior: tuple[Observation, ...]
+) -> History:
+    pending = [
+        dict(c.meta.get("tuned", {}))
+        for c in children
+        if c.doc["TrainingJobStatus"] in ACTIVE_TRAINING
+    ]
     return History(
         objective_type="Maximize" if objective_type == "Maximize" else "Minimize",
-        observations=tuple(observations),
+        observations=tuple(_observations(children)),
         pending=tuple(pending),
         launched=int(row.meta.get("launched", 0)),
+        prior=prior,
     )
