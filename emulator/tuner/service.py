@@ -32,6 +32,7 @@ from emulator.ids import child_job_name
 from emulator.records import JobRecords
 from emulator.store.sqlite import Row, Store
 from emulator.tuner.completion import CONVERGENCE, check_completion, jobs_not_improving
+from emulator.tuner.definitions import joint_history, joint_space, split
 from emulator.tuner.early_stopping import should_stop
 from emulator.tuner.hyperband import EPOCH_KEYS, HyperbandSettings, decide, rung_values
 from emulator.tuner.model import History, ObjectiveType, Observation
@@ -243,8 +244,8 @@ class TunerService:
             return 0
         started = 0
         params = self._request(row)
-        definition = definitions_of(params)[0]
         for lost in _unreplaced_failures(children)[:slots]:
+            definition = _definition_named(params, lost.meta.get("definition"))
             lost.meta["replaced_by"] = await self._start_child(
                 row, params, definition, dict(lost.meta["tuned"])
             )
@@ -253,18 +254,42 @@ class TunerService:
             started += 1
         if slots <= 0:
             return started
-        space = _space_of(doc, definition)
-        prior = self._prior(row, space)
-        history = _history(row, children, objective_of(params, definition).get("Type"), prior)
         seed = row.meta.setdefault("seed", _seed_of(doc))
         rng = np.random.default_rng([seed, int(row.meta.get("launched", 0))])
-        strategy = get_strategy(doc["HyperParameterTuningJobConfig"]["Strategy"])
-        configs = strategy.suggest(space, history, slots, rng)
-        if not configs:
+        choices = self._suggest(row, params, children, slots, rng)
+        if not choices:
             row.meta["exhausted"] = True
-        for tuned in configs:
+        for definition, tuned in choices:
             await self._start_child(row, params, definition, tuned)
-        return started + len(configs)
+        return started + len(choices)
+
+    def _suggest(
+        self,
+        row: Row,
+        params: dict[str, Any],
+        children: list[Row],
+        n: int,
+        rng: np.random.Generator,
+    ) -> list[tuple[dict[str, Any], dict[str, str]]]:
+        """The strategy's next `n` (definition, configuration) pairs."""
+        strategy = get_strategy(row.doc["HyperParameterTuningJobConfig"]["Strategy"])
+        definitions = definitions_of(params)
+        objective_type = objective_of(params, definitions[0]).get("Type")
+        if len(definitions) == 1:
+            space = _space_of(row.doc, definitions[0])
+            history = _history(row, children, objective_type, self._prior(row, space))
+            return [(definitions[0], c) for c in strategy.suggest(space, history, n, rng)]
+        by_name = {d["DefinitionName"]: d for d in definitions}
+        spaces = {name: _space_of(row.doc, d) for name, d in by_name.items()}
+        histories = {
+            name: _history(
+                row, [c for c in children if c.meta.get("definition") == name], objective_type, ()
+            )
+            for name in by_name
+        }
+        joint = joint_space(spaces)
+        configs = strategy.suggest(joint, joint_history(histories, spaces), n, rng)
+        return [(by_name[d], own) for d, own in map(split, configs)]
 
     async def _start_child(
         self,
@@ -313,6 +338,11 @@ class TunerService:
                 _without_objective_hp(d) for d in params["TrainingJobDefinitions"]
             ]
         return params
+
+
+def _definition_named(params: dict[str, Any], name: str | None) -> dict[str, Any]:
+    definitions = definitions_of(params)
+    return next((d for d in definitions if d.get("DefinitionName") == name), definitions[0])
 
 
 def _without_objective_hp(definition: dict[str, Any]) -> dict[str, Any]:

@@ -98,3 +98,44 @@ def test_hyperband_stops_jobs_at_rungs(server, unique):
     assert desc["HyperParameterTuningJobStatus"] == "Completed"
     assert counters["Completed"] + counters["Stopped"] == 9
     assert counters["Stopped"] >= 1
+
+
+def test_several_training_job_definitions(server, unique):
+    name = unique("multi")[:32]
+    objective = {"Type": "Maximize", "MetricName": "validation:accuracy"}
+    definitions = []
+    for definition, loss in (("hinge-model", "hinge"), ("logistic-model", "log_loss")):
+        d = tuning_request(name)["TrainingJobDefinition"]
+        d["DefinitionName"] = definition
+        d["TuningObjective"] = objective
+        d["StaticHyperParameters"] = {"epochs": "1", "loss": loss}
+        d["HyperParameterRanges"] = {
+            "ContinuousParameterRanges": [
+                {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "0.5"}
+            ]
+        }
+        definitions.append(d)
+    request = tuning_request(
+        name,
+        HyperParameterTuningJobConfig={
+            "HyperParameterTuningJobObjective": None,
+            "ParameterRanges": None,
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 3},
+            "RandomSeed": 2,
+        },
+        TrainingJobDefinition=None,
+        TrainingJobDefinitions=definitions,
+    )
+    server.sagemaker.create_hyper_parameter_tuning_job(**request)
+    desc = server.wait_tuning(name)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed"
+    assert desc["TrainingJobStatusCounters"]["Completed"] == 6
+    jobs = children(server, name)
+    used = {j["TrainingJobDefinitionName"] for j in jobs}
+    assert used <= {"hinge-model", "logistic-model"} and used
+    for job in jobs:
+        detail = server.sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])
+        expected = "hinge" if job["TrainingJobDefinitionName"] == "hinge-model" else "log_loss"
+        assert detail["HyperParameters"]["loss"] == expected
+        assert set(job["TunedHyperParameters"]) == {"learning_rate"}
+    assert "TrainingJobDefinitionName" in desc["BestTrainingJob"]
