@@ -17,6 +17,7 @@ from typing import Any
 from agents.runner import AgentContext, StopRequest, run_training_job
 from emulator.bus.base import Bus
 from emulator.domain.events import (
+    HEARTBEAT_SECONDS,
     STOPS,
     AgentHeartbeat,
     Assignment,
@@ -31,7 +32,6 @@ from emulator.domain.events import (
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 5.0
 SHUTDOWN_REASON = (
     "InternalServerError: The emulator shut down while this training job was running; its "
     "process was stopped. A tuning job launches a replacement when it resumes."

@@ -69,7 +69,7 @@ class ControlPlane:
         elif isinstance(event, TrainingLog):
             self.ingest.log(event)
         elif isinstance(event, AgentHeartbeat):
-            self.scheduler.on_heartbeat(event)
+            await self._ended(self.scheduler.on_heartbeat(event))
             await self.scheduler.place_waiting()
         elif isinstance(event, ControlCommand):
             await self._control(event)
@@ -88,12 +88,20 @@ class ControlPlane:
             await self.tuner.on_tuning_changed(tuning)
         await self.scheduler.place_waiting()
 
-    async def start(self) -> None:
-        """Reconcile after a restart: in-process agents' jobs are gone, tuning jobs go on."""
-        lost = self.scheduler.lose_agent_jobs(lambda a: a.startswith("local-"), LOST_ON_RESTART)
-        tunings = {str(r.meta["tuning_job"]) for r in lost if r.meta.get("tuning_job")}
-        for name in tunings:
+    async def _ended(self, rows: list[Row]) -> None:
+        """Let the tuner react once to jobs that ended outside the agents' reports."""
+        tunings = {str(r.meta["tuning_job"]) for r in rows if r.meta.get("tuning_job")}
+        for name in sorted(tunings):
             await self.tuner.on_tuning_changed(name)
+
+    async def start(self) -> None:
+        """Reconcile after a restart: in-process agents' jobs are gone, tuning jobs go on.
+
+        Jobs on remote agents stay: the agents' heartbeats re-attach them, or show them lost.
+        """
+        await self._ended(
+            self.scheduler.lose_agent_jobs(lambda a: a.startswith("local-"), LOST_ON_RESTART)
+        )
         await self.tuner.resume()
         await self.scheduler.place_waiting()
 
@@ -111,8 +119,9 @@ class ControlPlane:
             await self.ctx.clock.sleep(TICK_SECONDS)
             try:
                 await self.tuner.tick()
+                await self._ended(self.scheduler.silent_agents())
             except Exception:
-                log.exception("tuner tick failed")
+                log.exception("control plane tick failed")
 
     def health(self) -> dict[str, Any]:
         free = self.scheduler.free_slots()

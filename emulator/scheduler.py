@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from emulator.bus.base import Bus
 from emulator.clock import Clock
 from emulator.domain.events import (
+    HEARTBEAT_SECONDS,
     AgentHeartbeat,
     Assignment,
     StopTraining,
@@ -26,6 +27,15 @@ from emulator.records import JobRecords
 from emulator.store.sqlite import Row, Store
 
 log = logging.getLogger(__name__)
+
+LOST_AGENT = (
+    "InternalServerError: The agent running this training job ({}) stopped answering; the job "
+    "was lost. A tuning job launches a replacement."
+)
+LOST_JOB = (
+    "InternalServerError: Agent {} no longer runs this training job (it restarted?); the job "
+    "was lost. A tuning job launches a replacement."
+)
 
 JobEnded = Callable[[Row], Awaitable[None]]
 
@@ -53,7 +63,8 @@ class Scheduler:
         self.on_ended = on_ended
         self.agents: dict[str, AgentInfo] = {}
 
-    def on_heartbeat(self, beat: AgentHeartbeat) -> None:
+    def on_heartbeat(self, beat: AgentHeartbeat) -> list[Row]:
+        """Record an agent's heartbeat; returns its jobs it no longer runs (they were lost)."""
         info = AgentInfo(
             agent=beat.agent,
             host=beat.host,
@@ -64,6 +75,32 @@ class Scheduler:
             online=beat.online,
         )
         self.agents[beat.agent] = info
+        if not beat.online:
+            return self.lose_agent_jobs(lambda a: a == beat.agent, LOST_AGENT.format(beat.agent))
+        now = self.clock.now()
+        running = set(beat.running)
+        return self.lose_jobs(
+            lambda row: (
+                row.meta.get("agent") == beat.agent
+                and row.doc["TrainingJobName"] not in running
+                and now - float(row.meta.get("assigned_at", now)) > 2 * HEARTBEAT_SECONDS
+            ),
+            LOST_JOB.format(beat.agent),
+        )
+
+    def silent_agents(self) -> list[Row]:
+        """Agents not heard from for 3 heartbeat periods are lost, with their jobs."""
+        now = self.clock.now()
+        silent = {
+            a.agent
+            for a in self.agents.values()
+            if a.online and now - a.last_seen > 3 * HEARTBEAT_SECONDS
+        }
+        for agent in silent:
+            self.agents[agent].online = False
+        if not silent:
+            return []
+        return self.lose_agent_jobs(lambda a: a in silent, LOST_AGENT.format(", ".join(silent)))
 
     def free_slots(self) -> dict[str, int]:
         busy: dict[str, int] = {}
@@ -89,6 +126,7 @@ class Scheduler:
 
     async def _assign(self, row: Row, agent: str) -> None:
         row.meta["agent"] = agent
+        row.meta["assigned_at"] = self.clock.now()
         if row.doc["SecondaryStatus"] == "Pending":
             self.records.move(row, "Starting", "Preparing the instances for training")
         else:
@@ -113,10 +151,16 @@ class Scheduler:
 
     def lose_agent_jobs(self, agent_is_lost: Callable[[str], bool], reason: str) -> list[Row]:
         """End as failed (retryable) every active job on agents that are gone."""
+        return self.lose_jobs(
+            lambda row: bool(row.meta.get("agent")) and agent_is_lost(str(row.meta["agent"])),
+            reason,
+        )
+
+    def lose_jobs(self, is_lost: Callable[[Row], bool], reason: str) -> list[Row]:
+        """End as failed (retryable: a tuning job replaces them) the active jobs `is_lost` picks."""
         lost = []
         for row in self._active():
-            agent = row.meta.get("agent")
-            if agent and agent_is_lost(str(agent)):
+            if is_lost(row):
                 row.meta["retryable"] = True
                 row.doc["FailureReason"] = reason
                 if self.records.move(row, "Failed", reason):

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 
 SCHEMA_VERSION = 1
 PREFIX = "amt/v1"
+HEARTBEAT_SECONDS = 5.0
+"""How often agents announce themselves; an agent silent for 3 periods is taken as lost."""
 
 
 def new_event_id() -> str:
