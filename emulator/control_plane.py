@@ -25,11 +25,13 @@ from emulator.domain.events import (
     AgentHeartbeat,
     ControlCommand,
     Event,
+    StopTraining,
     TrainingLog,
     TrainingMetric,
     TrainingStatus,
+    training_topic,
 )
-from emulator.domain.status import TERMINAL_TRAINING
+from emulator.domain.status import PRIMARY_OF, TERMINAL_TRAINING
 from emulator.ingest import Ingest
 from emulator.scheduler import Scheduler
 from emulator.store.sqlite import Row
@@ -61,6 +63,8 @@ class ControlPlane:
             row = self.ingest.status(event)
             if row is not None and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING:
                 await self.job_ended(row)
+            elif row is None:
+                await self._stop_if_ended(event)
         elif isinstance(event, TrainingMetric):
             stored = self.ingest.metric(event)
             if stored is not None:
@@ -73,6 +77,17 @@ class ControlPlane:
             await self.scheduler.place_waiting()
         elif isinstance(event, ControlCommand):
             await self._control(event)
+
+    async def _stop_if_ended(self, event: TrainingStatus) -> None:
+        """An agent still runs a job the store has ended (lost, then back): stop it there."""
+        row = self.ctx.store.get_training_job(event.job)
+        if (
+            row is not None
+            and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING
+            and PRIMARY_OF.get(event.secondary) == "InProgress"
+        ):
+            stop = StopTraining(ts=self.ctx.clock.now(), job=event.job, reason="lost")
+            await self.ctx.bus.publish(training_topic(event.job, "stop"), stop)
 
     async def _control(self, event: ControlCommand) -> None:
         if event.action in ("tuning-created", "tuning-stop"):
