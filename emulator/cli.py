@@ -76,6 +76,7 @@ def serve(args: argparse.Namespace) -> int:
         port=settings.port,
         print=lambda _banner: print(line, flush=True),
         access_log=None,
+        auto_decompress=False,  # S3 objects uploaded gzip-encoded are stored byte for byte
         shutdown_timeout=max(5.0, settings.stop_grace_seconds + 5.0),
     )
     return 0

@@ -107,7 +107,9 @@ def create_app(
     )
     app = web.Application(middlewares=[aws_errors], client_max_size=settings.max_body_bytes + 1)
     app[CONTEXT] = context
-    app[AWS] = AwsServices(region=settings.region, account=settings.account)
+    app[AWS] = AwsServices(
+        region=settings.region, account=settings.account, data_dir=settings.data_dir
+    )
     control.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", root)
     for component in components or []:
@@ -118,8 +120,9 @@ def create_app(
 
 
 async def _prepare_validation(app: web.Application) -> None:
-    """Build every operation's validator before the first request, not during it."""
+    """Build every operation's validator, and reload stored S3 objects, before the first request."""
     await asyncio.to_thread(validation.prepare, dispatch.OPERATIONS)
+    await asyncio.to_thread(app[AWS].restore_s3)
 
 
 async def _close_store(app: web.Application) -> None:
