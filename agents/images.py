@@ -1,9 +1,16 @@
-"""What to run for a training image: a command mapped by the user, or framework script mode.
+"""What to run for a training image: a command the user mapped, or framework script mode.
 
-Mapped images (`--image URI=COMMAND`, exact or glob) run COMMAND; ContainerEntrypoint replaces
-it and ContainerArguments are appended, as with `docker run --entrypoint`. SageMaker framework
-images run the user's `sagemaker_program` from `sagemaker_submit_directory`, as the training
-toolkit does, with the local interpreter.
+Mapped images (`--image URI=COMMAND` or an `[images]` table; the key is an exact URI or an
+fnmatch glob, exact first) run COMMAND, shlex-split. COMMAND plays the role of the image's
+ENTRYPOINT: `ContainerEntrypoint` replaces it and `ContainerArguments` are appended, as
+`docker run --entrypoint E image ARGS` does. `train` is NOT appended (docker's
+`docker run image train`): a mapped command is a program that trains when run, and an image
+whose entrypoint wants `train` can be mapped as `COMMAND train`.
+
+SageMaker framework images (pytorch-training, sagemaker-scikit-learn, ...) run the user's
+`sagemaker_program` from `sagemaker_submit_directory`, as the training toolkit does: `*.py`
+with the local interpreter, anything else through `/bin/sh -c ./<program>`, with the user
+hyperparameters as `--key value` arguments.
 """
 
 from __future__ import annotations
@@ -15,17 +22,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agents.contract import decode_value, user_hyperparameters
+from agents.contract import ClientError, decode_value, to_cmd_args, user_hyperparameters
 
 FRAMEWORK_REPOS = re.compile(
     r"/(pytorch-training|mxnet-training|tensorflow-training|sagemaker-scikit-learn|"
     r"sagemaker-xgboost|huggingface-pytorch-training|huggingface-tensorflow-training|"
-    r"pytorch-trcomp-training|sagemaker-pytorch|sagemaker-mxnet|sagemaker-tensorflow)[:@]"
+    r"pytorch-trcomp-training|huggingface-pytorch-trcomp-training|sagemaker-pytorch|"
+    r"sagemaker-mxnet|sagemaker-tensorflow|sagemaker-chainer|sagemaker-rl-[a-z-]+)[:@]"
 )
+PROGRAM, SUBMIT_DIRECTORY = "sagemaker_program", "sagemaker_submit_directory"
 
 
-class ImageError(Exception):
-    """The job cannot run: the user must change the request or the server's image map."""
+class ImageError(ClientError):
+    """The image cannot be run here: the request or the server's image map must change."""
 
 
 @dataclass(frozen=True)
@@ -33,10 +42,13 @@ class Plan:
     argv: list[str]
     script_mode: bool = False
     submit_directory: str | None = None
+    """Where the user's code comes from (script mode): s3://, file:// or a local path."""
     program: str = ""
+    """The user entry point (script mode), e.g. `train.py`."""
 
 
 def mapped_command(image: str, images: Mapping[str, str]) -> str | None:
+    """The command mapped to `image`: an exact key first, then the first matching glob."""
     if image in images:
         return images[image]
     for pattern, command in images.items():
@@ -45,38 +57,48 @@ def mapped_command(image: str, images: Mapping[str, str]) -> str | None:
     return None
 
 
-def to_cmd_args(hyperparameters: Mapping[str, Any]) -> list[str]:
-    """`--key value` pairs sorted by key (`-k` for one-letter keys), as the toolkit builds them."""
-    args: list[str] = []
-    for key in sorted(hyperparameters):
-        value = hyperparameters[key]
-        if isinstance(value, dict):
-            text = ",".join(f"{k}={v}" for k, v in value.items())
-        else:
-            text = str(value)
-        args += [f"-{key}" if len(key) == 1 else f"--{key}", text]
-    return args
+def is_framework_image(image: str) -> bool:
+    return FRAMEWORK_REPOS.search(image) is not None
+
+
+def _toolkit_setting(job: Mapping[str, Any], name: str) -> str | None:
+    """A toolkit parameter: `SAGEMAKER_<NAME>` in Environment wins over the hyperparameter."""
+    environment = job.get("Environment") or {}
+    if name.upper() in environment:
+        return str(environment[name.upper()])
+    raw = (job.get("HyperParameters") or {}).get(name)
+    value = decode_value(raw) if raw is not None else None
+    return str(value) if value not in (None, "") else None
+
+
+def script_plan(job: Mapping[str, Any], image: str, python: str) -> Plan:
+    program = _toolkit_setting(job, PROGRAM)
+    if program is None:
+        raise ImageError(
+            f"ClientError: {image} is a SageMaker framework image, which runs your script: "
+            f"set the {PROGRAM} hyperparameter (the SDK's entry_point) or map the image to "
+            "a command with --image."
+        )
+    args = to_cmd_args(user_hyperparameters(job.get("HyperParameters") or {}))
+    if program.endswith(".py"):
+        argv = [python, program, *args]
+    else:
+        argv = ["/bin/sh", "-c", shlex.join([f"./{program}", *args])]
+    return Plan(argv, True, _toolkit_setting(job, SUBMIT_DIRECTORY), program)
 
 
 def plan(job: Mapping[str, Any], images: Mapping[str, str], python: str) -> Plan:
-    spec = job.get("AlgorithmSpecification", {})
+    """How to run this job's image, or ImageError saying how to make it runnable."""
+    spec = job.get("AlgorithmSpecification") or {}
     image = spec.get("TrainingImage") or spec.get("AlgorithmName") or ""
     command = mapped_command(image, images)
     if command is not None:
         argv = list(spec.get("ContainerEntrypoint") or shlex.split(command))
-        return Plan(argv + list(spec.get("ContainerArguments", [])))
-    hps = job.get("HyperParameters", {})
-    if FRAMEWORK_REPOS.search(image) and "sagemaker_program" in hps:
-        program = str(decode_value(hps["sagemaker_program"]))
-        directory = decode_value(hps.get("sagemaker_submit_directory", '""')) or None
-        args = to_cmd_args(user_hyperparameters(hps))
-        if program.endswith(".py"):
-            argv = [python, program, *args]
-        else:
-            argv = ["/bin/sh", "-c", " ".join(shlex.quote(a) for a in [f"./{program}", *args])]
-        return Plan(argv, True, str(directory) if directory else None, program)
+        return Plan(argv + list(spec.get("ContainerArguments") or []))
+    if is_framework_image(image):
+        return script_plan(job, image, python)
     raise ImageError(
         f"ClientError: No local command is mapped to training image '{image}'. Start the "
-        f"emulator with --image '{image}=<command>' (or an [images] table in --config) to run "
-        "it, or use a SageMaker framework image with sagemaker_program for script mode."
+        f"emulator with --image '{image}=<command>' (or an [images] table in --config) to "
+        "run it, or use a SageMaker framework image with sagemaker_program for script mode."
     )

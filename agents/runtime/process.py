@@ -5,7 +5,8 @@ SIGTERM to the group, a grace period, then SIGKILL; the group is killed after a 
 too, so no stray descendant outlives its job. Where `setpriv` exists the program also gets
 SIGKILL if the agent dies (Linux PDEATHSIG; set by a helper binary because `preexec_fn` is not
 safe in a process with threads). Where the OS allows (root on Linux, `unshare` works), it runs
-in a private mount namespace in which its job directory is bind-mounted at `/opt/ml`.
+in a private mount namespace in which its job directory is bind-mounted at `/opt/ml` (the
+mount point is created on the host if missing; it stays empty there).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from agents.runtime.base import MAX_RUNTIME, Launch, LineSink, Outcome, StopSignal
 from emulator.clock import Clock
@@ -28,31 +31,36 @@ MAX_LINE = 64 * 1024
 CHUNK = 64 * 1024
 OPT_ML = Path("/opt/ml")
 DRAIN_SECONDS = 5.0
+POLL_SECONDS = 0.02
+PROC = Path("/proc")
 MOUNT_SCRIPT = 'mkdir -p /opt/ml && mount --bind "$0" /opt/ml && cd "$1" && shift && exec "$@"'
 
 
 @functools.cache
 def mount_namespace_available() -> bool:
-    """Whether `unshare --mount` works here (root on Linux, not forbidden by a sandbox).
-    Probed once per process: it forks, so call it from a worker thread."""
+    """Whether a job can get its private /opt/ml here: root on Linux, and `unshare` plus the
+    bind mount really work (a sandbox may forbid either). Probed once per process, by doing
+    it; it forks, so call it from a worker thread."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         return False
-    try:
-        probe = subprocess.run(
-            [*_namespace_prefix(), "true"], capture_output=True, timeout=10, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return probe.returncode == 0
-
-
-def _namespace_prefix() -> list[str]:
-    return ["unshare", "--mount", "--propagation", "private"]
+    with tempfile.TemporaryDirectory() as scratch:
+        probe = ["test", "-d", str(OPT_ML)]
+        try:
+            result = subprocess.run(
+                in_mount_namespace(probe, Path(scratch), "/"),
+                capture_output=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return result.returncode == 0
 
 
 def in_mount_namespace(argv: Sequence[str], host_dir: Path, cwd: str) -> list[str]:
     """Wrap argv so it runs with `host_dir` bind-mounted at /opt/ml, starting in `cwd`."""
-    return [*_namespace_prefix(), "sh", "-c", MOUNT_SCRIPT, str(host_dir), cwd, *argv]
+    unshare = ["unshare", "--mount", "--propagation", "private"]
+    return [*unshare, "sh", "-c", MOUNT_SCRIPT, str(host_dir), cwd, *argv]
 
 
 def die_with_agent(argv: Sequence[str]) -> list[str]:
@@ -98,14 +106,59 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-async def _within(task: asyncio.Future[object], seconds: float, clock: Clock) -> bool:
+def group_alive(pgid: int) -> bool:
+    """Whether any process of group `pgid` still runs (zombies awaiting a reaper do not)."""
+    if not PROC.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _ppid, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, ValueError):
+            continue
+        if int(group) == pgid and state not in ("Z", "X"):
+            return True
+    return False
+
+
+async def kill_group(pgid: int, clock: Clock) -> None:
+    """SIGKILL the whole group and wait (at most DRAIN_SECONDS) until none of it runs:
+    a killed grandchild dies a moment after its parent, and must not outlive the job."""
+    for _ in range(int(DRAIN_SECONDS / POLL_SECONDS)):
+        _signal_group(pgid, signal.SIGKILL)
+        if not await asyncio.to_thread(group_alive, pgid):
+            return
+        await clock.sleep(POLL_SECONDS)
+
+
+async def _within(task: asyncio.Future[Any], seconds: float, clock: Clock) -> bool:
     """Wait for `task` at most `seconds` of `clock` time; whether it finished."""
-    timer = asyncio.ensure_future(clock.sleep(seconds))
+    timer: asyncio.Future[Any] = asyncio.ensure_future(clock.sleep(seconds))
     try:
         await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         timer.cancel()
     return task.done()
+
+
+async def _first_end(
+    ends: set[asyncio.Task[Any]], reader: asyncio.Task[None]
+) -> set[asyncio.Task[Any]]:
+    """Wait for the first of `ends`; if forwarding output fails meanwhile, raise that (a
+    program whose output nobody reads would block on its next write)."""
+    watched = {*ends, reader}
+    while True:
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        if reader in done:
+            reader.result()
+            watched.discard(reader)
+        if done & ends:
+            return done & ends
 
 
 class ProcessRuntime:
@@ -151,9 +204,7 @@ class ProcessRuntime:
         stopper = asyncio.create_task(stop(), name=f"stop-{pgid}")
         timer = asyncio.create_task(clock.sleep(max_runtime), name=f"timer-{pgid}")
         try:
-            done, _ = await asyncio.wait(
-                {exited, stopper, timer}, return_when=asyncio.FIRST_COMPLETED
-            )
+            done = await _first_end({exited, stopper, timer}, reader)
             reason = None
             if exited not in done:
                 reason = stopper.result() if stopper in done else MAX_RUNTIME
@@ -161,10 +212,14 @@ class ProcessRuntime:
                 if not await _within(exited, grace, clock):
                     _signal_group(pgid, signal.SIGKILL)
                     await exited
-            _signal_group(pgid, signal.SIGKILL)
+            await kill_group(pgid, clock)
             # A descendant that left the group may hold the pipe open: do not wait forever.
-            await _within(reader, DRAIN_SECONDS, clock)
+            if await _within(reader, DRAIN_SECONDS, clock):
+                reader.result()
             return Outcome(proc.returncode, reason)
+        except Exception:
+            await kill_group(pgid, clock)
+            raise
         finally:
             _signal_group(pgid, signal.SIGKILL)
             for task in (stopper, timer, exited, reader):
