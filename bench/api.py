@@ -28,10 +28,11 @@ import asyncio  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
-from contextlib import ExitStack, contextmanager  # noqa: E402
+from contextlib import AsyncExitStack, ExitStack, contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -213,18 +214,26 @@ async def http_load(
 
 
 async def http_cells(targets: list[Target], plan: Plan, clock: Clock) -> list[Cell]:
-    """Every raw-HTTP cell; one connection pool per target, warmed before it is timed."""
+    """Every raw-HTTP cell, the targets taking turns within each (operation, concurrency), so
+    that a burst of load from elsewhere on the machine does not skew one target's numbers."""
     cells: list[Cell] = []
-    for target in targets:
-        connector = aiohttp.TCPConnector(limit=max(CONCURRENCY))
-        async with aiohttp.ClientSession(connector=connector) as session:
-            for operation in OPERATIONS:
+    async with AsyncExitStack() as stack:
+        sessions = {
+            t.name: await stack.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=max(CONCURRENCY)))
+            )
+            for t in targets
+        }
+        for operation in OPERATIONS:
+            for target in targets:
                 warm = await http_load(
-                    session, target, operation, SATURATED, plan.warmup_seconds, clock
+                    sessions[target.name], target, operation, SATURATED, plan.warmup_seconds, clock
                 )
                 if warm.errors and not warm.latencies:
                     raise RuntimeError(f"{target.name} {operation} failed: {warm.errors[0]}")
-                for concurrency in CONCURRENCY:
+            for concurrency in CONCURRENCY:
+                for target in targets:
+                    session = sessions[target.name]
                     cells.append(
                         await http_load(
                             session, target, operation, concurrency, plan.cell_seconds, clock
@@ -269,8 +278,8 @@ def boto3_load(target: Target, operation: str, seconds: float, clock: Clock) -> 
 def boto3_cells(targets: list[Target], plan: Plan, clock: Clock) -> list[Cell]:
     return [
         boto3_load(target, operation, plan.boto3_seconds, clock)
-        for target in targets
         for operation in OPERATIONS
+        for target in targets
     ]
 
 
@@ -399,6 +408,15 @@ def ratio(cells: Cells, cell: Cell, other: str) -> float:
     return cell.throughput / reference.throughput
 
 
+def cpu_ratio(cells: Cells, cell: Cell, other: str) -> float:
+    """Throughput ratio if each server had a core to itself: the other's CPU/request over ours.
+
+    Steadier than measured throughput when other processes load the machine."""
+    reference = cells.get((other, cell.operation, cell.client))
+    ours, theirs = cell.cpu_us_per_request, reference and reference.cpu_us_per_request
+    return theirs / ours if ours and theirs else float("nan")
+
+
 def format_table(cells: list[Cell]) -> str:
     """One row per cell, grouped by operation and client; ratios on our rows."""
     by_key = {(c.target, c.operation, c.client): c for c in cells}
@@ -448,11 +466,13 @@ def goals(cells: list[Cell]) -> list[tuple[str, bool]]:
         name = SHORT[operation]
         verdicts += [
             (
-                f"{name}: throughput >= {GOAL_VS_MOTO:.0f}x moto ({vs_moto:.1f}x)",
+                f"{name}: throughput >= {GOAL_VS_MOTO:.0f}x moto ({vs_moto:.1f}x; "
+                f"{cpu_ratio(by_key, ours, 'moto'):.1f}x by server CPU per request)",
                 vs_moto >= GOAL_VS_MOTO,
             ),
             (
-                f"{name}: throughput >= 1/4 of trivial ({vs_trivial:.2f})",
+                f"{name}: throughput >= 1/4 of trivial ({vs_trivial:.2f}; "
+                f"{cpu_ratio(by_key, ours, 'trivial'):.2f} by server CPU per request)",
                 vs_trivial >= GOAL_VS_TRIVIAL,
             ),
             (
@@ -494,6 +514,16 @@ def run(plan: Plan, clock: Clock) -> str:
         return report(cells, targets, plan, load_before)
 
 
+def interrupt_on_signals() -> None:
+    """Ctrl-C and SIGTERM both unwind `run`, so every child server is stopped.
+
+    SIGINT is re-armed because a shell starts background jobs with it ignored; SIGTERM is
+    turned into SIGINT, which `asyncio.run` already knows how to cancel cleanly.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: signal.raise_signal(signal.SIGINT))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short cells (a smoke test)")
@@ -502,6 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.trivial_server:
         run_trivial_server(args.trivial_server)
         return 0
+    interrupt_on_signals()
     try:
         print(run(QUICK if args.quick else FULL, SystemClock()))
     except KeyboardInterrupt:

@@ -35,11 +35,12 @@ class InProcessBus:
         entry = (filters, queue)
         self._subs.append(entry)
         try:
-            yield _drain(queue)
+            yield drain_queue(queue)
         finally:
             self._subs.remove(entry)
 
 
-async def _drain(queue: asyncio.Queue[_Item]) -> AsyncIterator[_Item]:
+async def drain_queue(queue: asyncio.Queue[_Item]) -> AsyncIterator[_Item]:
+    """A subscription's endless iterator over its queue (shared by both bus implementations)."""
     while True:
         yield await queue.get()

@@ -45,7 +45,7 @@ import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
 from emulator.bus.base import topic_matches
-from emulator.bus.memory import _drain
+from emulator.bus.memory import drain_queue
 from emulator.clock import Clock, SystemClock
 from emulator.domain.events import Event, decode, encode, new_event_id
 
@@ -268,7 +268,7 @@ class MqttBus:
             except aiomqtt.MqttError as exc:
                 log.info("%s: subscribe deferred to reconnection: %s", self.client_id, exc)
         try:
-            yield _drain(sub.queue)
+            yield drain_queue(sub.queue)
         finally:
             self._subs.remove(sub)
 

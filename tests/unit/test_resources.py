@@ -9,15 +9,13 @@ import botocore.session
 import pytest
 
 from agents.resources import (
-    INSTANCE_TYPES,
     GpuInfo,
     discover_gpus,
-    gpus_for,
     host_resources,
-    instance_spec,
     parse_gpu_selection,
     select_gpus,
 )
+from emulator.domain.instances import INSTANCE_TYPES, gpus_for, instance_spec
 
 TWO_GPUS = "0, Tesla V100-SXM2-16GB, 16160\n1, NVIDIA A10G, 23028\n"
 

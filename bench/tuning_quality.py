@@ -1,0 +1,322 @@
+"""Tuning quality: our Bayesian strategy against our Random and Optuna's samplers.
+
+Every optimiser runs every problem of `bench/problems.py` from the same SageMaker
+ParameterRanges, for several seeds, in two modes: sequential (ask 1, tell 1) and parallel (ask 4,
+then tell 4 — MaxParallelTrainingJobs=4 with jobs that take equally long). The table gives the
+best objective value after 10, 20, 30, 40 and 50 jobs (median and interquartile range over seeds);
+Random runs on to 120 jobs. Our strategies are driven the way the tuner service drives them: the
+whole `History` each call and `np.random.default_rng([seed, launched])`.
+
+Targets checked at the end:
+  1. our median after 30 jobs is at least as good as Optuna TPE's on at least 4 of 5 problems;
+  2. within 40 jobs we reach the median best Random finds in 120 (each problem);
+  3. one suggestion takes under 200 ms with 200 observations.
+
+    python bench/tuning_quality.py            # full run: 10 seeds (many minutes on 2 cores)
+    python bench/tuning_quality.py --quick    # 3 seeds, a smoke test of the whole pipeline
+
+Optuna is a benchmark-only dependency (`pip install optuna`); its GPSampler needs PyTorch and is
+left out, with a note, when that is missing.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `emulator` and `bench` importable
+    sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import warnings  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from bench.problems import PROBLEMS, Problem  # noqa: E402
+from emulator.clock import SystemClock  # noqa: E402
+from emulator.tuner.model import Config, History, Observation  # noqa: E402
+from emulator.tuner.space import (  # noqa: E402
+    LOGARITHMIC,
+    CategoricalParam,
+    IntegerParam,
+    SearchSpace,
+    format_value,
+)
+from emulator.tuner.strategies import get_strategy  # noqa: E402
+
+CHECKPOINTS = (10, 20, 30, 40, 50)
+RANDOM_BUDGET = 120
+BATCH = 4
+OURS = "bayesian"
+LATENCY_LIMIT_S = 0.2
+
+
+# --- optimisers: each returns the objective values in launch order ----------------------------
+
+
+def run_ours(strategy: str, problem: Problem, seed: int, budget: int, batch: int) -> list[float]:
+    space = SearchSpace.from_parameter_ranges(problem.ranges)
+    chooser = get_strategy(strategy)
+    observations: list[Observation] = []
+    while len(observations) < budget:
+        history = History(problem.objective_type, tuple(observations), launched=len(observations))
+        rng = np.random.default_rng([seed, len(observations)])
+        configs = chooser.suggest(space, history, min(batch, budget - len(observations)), rng)
+        observations += [Observation(c, problem.evaluate(c)) for c in configs]
+    return [float(o.value) for o in observations if o.value is not None]
+
+
+def _distributions(space: SearchSpace) -> dict[str, Any]:
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    out: dict[str, Any] = {}
+    for p in space.params:
+        if isinstance(p, CategoricalParam):
+            out[p.name] = CategoricalDistribution(p.values)
+        elif isinstance(p, IntegerParam):
+            out[p.name] = IntDistribution(p.low, p.high, log=p.scaling == LOGARITHMIC)
+        else:
+            out[p.name] = FloatDistribution(p.low, p.high, log=p.scaling == LOGARITHMIC)
+    return out
+
+
+def _optuna_sampler(name: str, seed: int) -> Any:
+    import optuna
+
+    if name == "optuna-tpe":
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    return optuna.samplers.GPSampler(seed=seed)
+
+
+def run_optuna(sampler: str, problem: Problem, seed: int, budget: int, batch: int) -> list[float]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = SearchSpace.from_parameter_ranges(problem.ranges)
+    distributions = _distributions(space)
+    study = optuna.create_study(
+        direction="maximize" if problem.objective_type == "Maximize" else "minimize",
+        sampler=_optuna_sampler(sampler, seed),
+    )
+    values: list[float] = []
+    while len(values) < budget:
+        trials = [study.ask(distributions) for _ in range(min(batch, budget - len(values)))]
+        for trial in trials:
+            config: Config = {p.name: format_value(p, trial.params[p.name]) for p in space.params}
+            value = problem.evaluate(config)
+            study.tell(trial, value)
+            values.append(value)
+    return values
+
+
+def _optuna_samplers() -> list[str]:
+    try:
+        import optuna  # noqa: F401
+    except ImportError:
+        print("optuna is not installed (pip install optuna): Optuna samplers left out")
+        return []
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("PyTorch is not installed: Optuna's GPSampler left out")
+        return ["optuna-tpe"]
+    return ["optuna-tpe", "optuna-gp"]
+
+
+# --- one run, in a worker process -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    problem: str
+    optimiser: str
+    batch: int
+    seed: int
+    budget: int
+
+
+def execute(run: Run) -> tuple[Run, list[float]]:
+    warnings.simplefilter("ignore")
+    problem = next(p for p in PROBLEMS if p.name == run.problem)
+    if run.optimiser.startswith("optuna"):
+        values = run_optuna(run.optimiser, problem, run.seed, run.budget, run.batch)
+    else:
+        values = run_ours(run.optimiser.capitalize(), problem, run.seed, run.budget, run.batch)
+    return run, values
+
+
+# --- summaries --------------------------------------------------------------------------------
+
+
+def best_after(values: Sequence[float], k: int, maximize: bool) -> float:
+    return max(values[:k]) if maximize else min(values[:k])
+
+
+@dataclass(frozen=True)
+class Cell:
+    median: float
+    q1: float
+    q3: float
+
+    def __str__(self) -> str:
+        return f"{self.median:9.4f} [{self.q1:.4f},{self.q3:.4f}]"
+
+
+def summarise(curves: list[list[float]], k: int, maximize: bool) -> Cell | None:
+    bests = [best_after(c, k, maximize) for c in curves if len(c) >= k]
+    if not bests:
+        return None
+    q1, median, q3 = np.percentile(bests, [25, 50, 75])
+    return Cell(float(median), float(q1), float(q3))
+
+
+def better_or_equal(a: float, b: float, maximize: bool) -> bool:
+    return a >= b if maximize else a <= b
+
+
+# --- latency ----------------------------------------------------------------------------------
+
+
+def suggestion_latency(problem: Problem, observations: int, repeats: int = 5) -> float:
+    """Median seconds for one Bayesian suggestion given `observations` random observations."""
+    space = SearchSpace.from_parameter_ranges(problem.ranges)
+    rng = np.random.default_rng(0)
+    configs = space.sample(rng, observations)
+    history = History(
+        problem.objective_type, tuple(Observation(c, problem.evaluate(c)) for c in configs)
+    )
+    strategy = get_strategy("Bayesian")
+    clock = SystemClock()
+    times = []
+    for i in range(repeats):
+        start = clock.monotonic()
+        strategy.suggest(space, history, 1, np.random.default_rng(i))
+        times.append(clock.monotonic() - start)
+    return statistics.median(times)
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def plan(problems: Sequence[Problem], optimisers: Sequence[str], seeds: int) -> list[Run]:
+    budget = max(CHECKPOINTS)
+    runs = []
+    for p in problems:
+        for batch in (1, BATCH):
+            for name in optimisers:
+                total = RANDOM_BUDGET if name == "random" and batch == 1 else budget
+                runs += [Run(p.name, name, batch, s, total) for s in range(seeds)]
+    return runs
+
+
+def report(
+    problems: Sequence[Problem], optimisers: Sequence[str], results: dict[Run, list[float]]
+) -> dict[tuple[str, int, str], list[list[float]]]:
+    curves: dict[tuple[str, int, str], list[list[float]]] = {}
+    for run, values in results.items():
+        curves.setdefault((run.problem, run.batch, run.optimiser), []).append(values)
+    header = f"{'problem':<11} {'mode':<4} {'optimiser':<10}" + "".join(
+        f"{'@' + str(k):>27}" for k in (*CHECKPOINTS, RANDOM_BUDGET)
+    )
+    print(header)
+    print("-" * len(header))
+    for p in problems:
+        maximize = p.objective_type == "Maximize"
+        for batch in (1, BATCH):
+            for name in optimisers:
+                cells = [
+                    summarise(curves[p.name, batch, name], k, maximize)
+                    for k in (*CHECKPOINTS, RANDOM_BUDGET)
+                ]
+                row = "".join(f"{str(c) if c else '':>27}" for c in cells)
+                mode = "seq" if batch == 1 else f"par{batch}"
+                print(f"{p.name:<11} {mode:<4} {name:<10}{row}")
+        print()
+    return curves
+
+
+def check_targets(
+    problems: Sequence[Problem],
+    curves: dict[tuple[str, int, str], list[list[float]]],
+    latency_200: float,
+) -> None:
+    def median(problem: Problem, name: str, k: int) -> float | None:
+        cell = summarise(curves.get((problem.name, 1, name), []), k, _max(problem))
+        return cell.median if cell else None
+
+    wins = []
+    reach = []
+    for p in problems:
+        ours30, tpe30 = median(p, OURS, 30), median(p, "optuna-tpe", 30)
+        if ours30 is not None and tpe30 is not None:
+            wins.append(better_or_equal(ours30, tpe30, _max(p)))
+            print(
+                f"  {p.name:<11} @30 ours {ours30:.4f} vs TPE {tpe30:.4f}: "
+                f"{'ok' if wins[-1] else 'worse'}"
+            )
+        ours40, random120 = median(p, OURS, 40), median(p, "random", RANDOM_BUDGET)
+        if ours40 is not None and random120 is not None:
+            reach.append(better_or_equal(ours40, random120, _max(p)))
+            print(
+                f"  {p.name:<11} @40 ours {ours40:.4f} vs Random@120 {random120:.4f}: "
+                f"{'ok' if reach[-1] else 'not reached'}"
+            )
+    need = max(1, len(wins) - 1)
+    print(
+        f"target 1: ours >= Optuna TPE at 30 jobs on {sum(wins)}/{len(wins)} problems "
+        f"(need {need}): {'MET' if wins and sum(wins) >= need else 'MISSED'}"
+    )
+    print(
+        f"target 2: Random's best of 120 reached within 40 jobs on {sum(reach)}/{len(reach)}: "
+        f"{'MET' if reach and all(reach) else 'MISSED'}"
+    )
+    print(
+        f"target 3: suggestion at 200 observations {latency_200 * 1000:.0f} ms "
+        f"(limit {LATENCY_LIMIT_S * 1000:.0f}): "
+        f"{'MET' if latency_200 < LATENCY_LIMIT_S else 'MISSED'}"
+    )
+
+
+def _max(problem: Problem) -> bool:
+    return problem.objective_type == "Maximize"
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="3 seeds instead of 10")
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--problems", nargs="*", default=None, help="subset of problem names")
+    args = parser.parse_args(argv)
+    seeds = args.seeds or (3 if args.quick else 10)
+    problems = [p for p in PROBLEMS if args.problems is None or p.name in args.problems]
+    optimisers = [OURS, "random", *_optuna_samplers()]
+    runs = plan(problems, optimisers, seeds)
+    print(
+        f"{len(runs)} runs: {len(problems)} problems x {optimisers} x seq/par{BATCH} x "
+        f"{seeds} seeds, {args.workers} workers"
+    )
+    results: dict[Run, list[float]] = {}
+    with ProcessPoolExecutor(args.workers) as pool:
+        for run, values in pool.map(execute, runs, chunksize=1):
+            results[run] = values
+    curves = report(problems, optimisers, results)
+    hartmann6 = next(p for p in PROBLEMS if p.name == "hartmann6")
+    latency = {n: suggestion_latency(hartmann6, n) for n in (50, 200)}
+    for n, seconds in latency.items():
+        print(f"Bayesian suggestion latency, hartmann6, {n} observations: {seconds * 1000:.0f} ms")
+    check_targets(problems, curves, latency[200])
+
+
+if __name__ == "__main__":
+    main()
