@@ -12,8 +12,10 @@ import itertools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
 from typing import Any
 
+from agents.resources import GpuInfo
 from agents.runner import AgentContext, StopRequest, run_training_job
 from emulator.bus.base import Bus
 from emulator.domain.events import (
@@ -29,6 +31,7 @@ from emulator.domain.events import (
     agent_topic,
     training_topic,
 )
+from emulator.domain.instances import gpus_for
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +86,25 @@ class BusReporter:
 
 class Agent:
     def __init__(
-        self, agent_id: str, bus: Bus, ctx: AgentContext, *, slots: int, host: str
+        self,
+        agent_id: str,
+        bus: Bus,
+        ctx: AgentContext,
+        *,
+        slots: int,
+        host: str,
+        gpus: tuple[GpuInfo, ...] = (),
+        accept_gpu_types: bool = False,
     ) -> None:
         self.agent_id = agent_id
         self.bus = bus
         self.ctx = ctx
         self.slots = slots
         self.host = host
+        self.gpus = gpus
+        self.accept_gpu_types = accept_gpu_types
         self.running: dict[str, tuple[asyncio.Task[None], StopRequest]] = {}
+        self.gpu_owner: dict[int, str] = {}
 
     def heartbeat(self, online: bool = True) -> AgentHeartbeat:
         return AgentHeartbeat(
@@ -99,7 +113,8 @@ class Agent:
             host=self.host,
             slots=self.slots,
             free_slots=self.slots - len(self.running),
-            gpus=tuple({"index": i} for i in self.ctx.gpu_ids),
+            gpus=tuple(g.to_dict() for g in self.gpus),
+            accept_gpu_types=self.accept_gpu_types,
             running=tuple(self.running),
             online=online,
         )
@@ -123,9 +138,43 @@ class Agent:
             return  # a redelivered assignment: the job already runs here
         stop = StopRequest()
         reporter = BusReporter(self, job, stop)
-        task = asyncio.create_task(run_training_job(spec, self.ctx, reporter, stop), name=job)
+        ctx = self._job_context(job, spec)
+        task = asyncio.create_task(self._run(job, spec, ctx, reporter, stop), name=job)
         self.running[job] = (task, stop)
-        task.add_done_callback(lambda _t: self.running.pop(job, None))
+        task.add_done_callback(lambda _t: self._release(job))
+
+    def _job_context(self, job: str, spec: dict[str, Any]) -> AgentContext:
+        """The job's own view of the host: the GPUs its instance type asks for, if free."""
+        resources = spec.get("ResourceConfig", {})
+        wanted = gpus_for(resources.get("InstanceType", ""), resources.get("InstanceCount", 1))
+        free = [g.index for g in self.gpus if g.index not in self.gpu_owner]
+        granted = tuple(free[:wanted]) if len(free) >= wanted else ()
+        for index in granted:
+            self.gpu_owner[index] = job
+        return replace(self.ctx, num_gpus=len(granted), gpu_ids=granted)
+
+    async def _run(
+        self,
+        job: str,
+        spec: dict[str, Any],
+        ctx: AgentContext,
+        reporter: BusReporter,
+        stop: StopRequest,
+    ) -> None:
+        resources = spec.get("ResourceConfig", {})
+        wanted = gpus_for(resources.get("InstanceType", ""), resources.get("InstanceCount", 1))
+        if wanted > ctx.num_gpus:
+            await reporter.log(
+                f"[amt] {resources.get('InstanceType')} asks for {wanted} GPU(s); this agent "
+                f"({self.agent_id}) gives it {ctx.num_gpus} and runs it on the CPU.",
+                self.ctx.clock.now(),
+            )
+        await run_training_job(spec, ctx, reporter, stop)
+
+    def _release(self, job: str) -> None:
+        self.running.pop(job, None)
+        for index in [i for i, owner in self.gpu_owner.items() if owner == job]:
+            del self.gpu_owner[index]
 
     async def shutdown(self) -> None:
         """Stop every running job and wait until each has reported its end."""

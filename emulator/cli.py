@@ -38,6 +38,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     serve.add_argument("--agents", type=int, default=None, help="in-process agents (default 1)")
     serve.add_argument("--slots", type=int, default=None, help="training jobs per local agent")
+    serve.add_argument(
+        "--bus",
+        default=None,
+        metavar="URL",
+        help="MQTT broker for remote agents (mqtt://host:port)",
+    )
     serve.add_argument("--log-level", default="WARNING")
 
 
@@ -56,6 +62,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ("stop_grace", "stop_grace_seconds"),
         ("agents", "agents"),
         ("slots", "agent_slots"),
+        ("bus", "bus_url"),
     ):
         value = getattr(args, name)
         if value is not None:
@@ -82,19 +89,49 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def agents_list(args: argparse.Namespace) -> int:
+    """`amt agents`: one line per connected agent, from the server's /health."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"{args.endpoint.rstrip('/')}/health", timeout=10) as response:
+        health = json.load(response)
+    for agent in health.get("agents", []):
+        gpus = ",".join(str(g.get("index")) for g in agent["gpus"]) or "-"
+        state = "online" if agent["online"] else "offline"
+        print(
+            f"{agent['agent']}\t{agent['host']}\tgpus={gpus}\t"
+            f"free={agent['free_slots']}/{agent['slots']}\t{state}"
+        )
+    return 0
+
+
+def agent(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from agents.main import run_agent
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    asyncio.run(run_agent(args))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    from agents.main import add_agent_parser
+
     parser = argparse.ArgumentParser(prog="amt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)
+    add_agent_parser(sub)
+    listing = sub.add_parser("agents", help="list the agents connected to a server")
+    listing.add_argument("--endpoint", default=f"http://127.0.0.1:{DEFAULT_PORT}")
     args = parser.parse_args(argv)
+    commands = {"serve": serve, "agent": agent, "agents": agents_list}
     try:
-        if args.command == "serve":
-            return serve(args)
+        return commands[args.command](args)
     except ValueError as error:
         print(f"amt: {error}", file=sys.stderr)
         return 2
-    parser.error(f"unknown command {args.command}")
-    return 2
 
 
 if __name__ == "__main__":

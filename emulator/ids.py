@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import uuid
 
@@ -19,5 +20,11 @@ def child_job_name(tuning_name: str, index: int) -> str:
     return f"{tuning_name}-{index:03d}-{secrets.token_hex(4)}"
 
 
+_REQUEST_PREFIX = uuid.uuid4().hex[:20]
+_request_counter = itertools.count(1)
+
+
 def request_id() -> str:
-    return str(uuid.uuid4())
+    """UUID-shaped and unique: a random per-process prefix and a counter (no syscall each)."""
+    tail = f"{_REQUEST_PREFIX}{next(_request_counter):012x}"
+    return f"{tail[:8]}-{tail[8:12]}-{tail[12:16]}-{tail[16:20]}-{tail[20:32]}"

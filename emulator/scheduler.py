@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from emulator.bus.base import Bus
 from emulator.clock import Clock
@@ -22,6 +22,7 @@ from emulator.domain.events import (
     agent_topic,
     training_topic,
 )
+from emulator.domain.instances import gpus_for
 from emulator.domain.status import ACTIVE_TRAINING
 from emulator.records import JobRecords
 from emulator.store.sqlite import Row, Store
@@ -49,7 +50,13 @@ class AgentInfo:
     last_seen: float = 0.0
     local: bool = False
     online: bool = True
-    extra: dict[str, object] = field(default_factory=dict)
+    accept_gpu_types: bool = False
+
+    def fits(self, wanted_gpus: int, free_gpus: int) -> bool:
+        """Whether a job asking for `wanted_gpus` can run here now."""
+        if wanted_gpus == 0 or free_gpus >= wanted_gpus:
+            return True
+        return not self.gpus and self.accept_gpu_types
 
 
 class Scheduler:
@@ -73,6 +80,7 @@ class Scheduler:
             last_seen=self.clock.now(),
             local=beat.host == "local",
             online=beat.online,
+            accept_gpu_types=beat.accept_gpu_types,
         )
         self.agents[beat.agent] = info
         if not beat.online:
@@ -102,26 +110,40 @@ class Scheduler:
             return []
         return self.lose_agent_jobs(lambda a: a in silent, LOST_AGENT.format(", ".join(silent)))
 
-    def free_slots(self) -> dict[str, int]:
-        busy: dict[str, int] = {}
+    def free_capacity(self) -> dict[str, tuple[int, int]]:
+        """(free slots, free GPUs) of every online agent, from the jobs assigned in the store."""
+        free = {a.agent: [a.slots, len(a.gpus)] for a in self.agents.values() if a.online}
         for row in self._active():
             agent = row.meta.get("agent")
-            if agent:
-                busy[agent] = busy.get(agent, 0) + 1
-        return {a.agent: a.slots - busy.get(a.agent, 0) for a in self.agents.values() if a.online}
+            if agent in free:
+                free[agent][0] -= 1
+                free[agent][1] -= min(free[agent][1], _wanted_gpus(row))
+        return {a: (slots, gpus) for a, (slots, gpus) in free.items()}
+
+    def free_slots(self) -> dict[str, int]:
+        return {a: slots for a, (slots, _gpus) in self.free_capacity().items()}
 
     async def place_waiting(self) -> None:
-        """Give every waiting job a free slot, oldest first."""
-        free = self.free_slots()
+        """Give every waiting job a free slot (and the GPUs it asks for), oldest first."""
+        free = self.free_capacity()
         for row in self._active():
             if row.meta.get("agent") or row.doc["TrainingJobStatus"] != "InProgress":
                 continue
-            agent = next((a for a, n in free.items() if n > 0), None)
+            wanted = _wanted_gpus(row)
+            agent = next(
+                (
+                    a
+                    for a, (slots, gpus) in free.items()
+                    if slots > 0 and self.agents[a].fits(wanted, gpus)
+                ),
+                None,
+            )
             if agent is None:
                 if row.doc["SecondaryStatus"] == "Starting":
                     self.records.move(row, "Pending")
                 continue
-            free[agent] -= 1
+            slots, gpus = free[agent]
+            free[agent] = (slots - 1, gpus - min(gpus, wanted))
             await self._assign(row, agent)
 
     async def _assign(self, row: Row, agent: str) -> None:
@@ -169,3 +191,8 @@ class Scheduler:
 
     def _active(self) -> list[Row]:
         return self.store.training_jobs("status IN ('InProgress', 'Stopping')")
+
+
+def _wanted_gpus(row: Row) -> int:
+    resources = row.doc.get("ResourceConfig", {})
+    return gpus_for(resources.get("InstanceType", ""), int(resources.get("InstanceCount", 1)))

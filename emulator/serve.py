@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -9,8 +10,10 @@ from contextlib import AsyncExitStack
 from aiohttp import web
 
 from agents.agent import Agent
+from agents.resources import discover_gpus
 from agents.runner import AgentContext
 from emulator.api.app import CONTEXT, Component, create_app
+from emulator.bus.factory import open_bus
 from emulator.clock import Clock
 from emulator.control_plane import control_plane_component
 from emulator.settings import Settings
@@ -26,6 +29,7 @@ def local_agents_component(settings: Settings) -> Component:
 
     async def component(app: web.Application) -> AsyncIterator[None]:
         ctx = app[CONTEXT]
+        gpus = tuple(await asyncio.to_thread(discover_gpus))
         async with AsyncExitStack() as stack:
             for index in range(settings.agents):
                 agent_ctx = AgentContext(
@@ -43,6 +47,8 @@ def local_agents_component(settings: Settings) -> Component:
                     agent_ctx,
                     slots=settings.agent_slots,
                     host="local",
+                    gpus=gpus if index == 0 else (),
+                    accept_gpu_types=True,
                 )
                 await stack.enter_async_context(agent.running_context())
             yield
@@ -50,8 +56,23 @@ def local_agents_component(settings: Settings) -> Component:
     return component
 
 
+def bus_component(url: str) -> Component:
+    """cleanup_ctx: connect to an external broker before anything publishes on the bus."""
+
+    async def component(app: web.Application) -> AsyncIterator[None]:
+        async with open_bus(url, client_id="amt-control-plane", clock=app[CONTEXT].clock) as bus:
+            app[CONTEXT].bus = bus
+            yield
+
+    return component
+
+
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    components: list[Callable[[web.Application], AsyncIterator[None]]] = [control_plane_component]
+    """The server: the embedded bus and local agents, or an external broker (`--bus`)."""
+    components: list[Callable[[web.Application], AsyncIterator[None]]] = []
+    if settings.bus_url:
+        components.append(bus_component(settings.bus_url))
+    components.append(control_plane_component)
     if settings.agents > 0:
         components.append(local_agents_component(settings))
     return create_app(settings, clock=clock, components=components)

@@ -23,6 +23,8 @@ class Settings:
     agents: int = 1
     """Local agents run inside the server process (0: only remote agents)."""
     agent_slots: int = 16
+    bus_url: str | None = None
+    """An MQTT broker (`mqtt://host:port`) for agents on other processes; None: in-process."""
     max_body_bytes: int = 8 * 1024 * 1024
 
     @property

@@ -78,8 +78,10 @@ async def root(request: web.Request) -> web.StreamResponse:
             f"{request.app[CONTEXT].settings.max_body_bytes} bytes."
         )
     result = await dispatch.dispatch(request.app[CONTEXT], target, body)
+    if not isinstance(result, bytes):
+        result = json.dumps(result, separators=(",", ":")).encode()
     return web.Response(
-        body=json.dumps(result, separators=(",", ":")).encode(),
+        body=result,
         content_type=JSON_11,
         headers={"x-amzn-requestid": request_id()},
     )

@@ -26,9 +26,7 @@ class ApiContext:
     def tuning_row(self, name: str) -> Row:
         row = self.store.get_tuning_job(name)
         if row is None:
-            raise ResourceNotFound(
-                f"Amazon SageMaker can't find a tuning job called {name}. Type another name."
-            )
+            raise missing_tuning_job(name)
         return row
 
     def training_row(self, name: str) -> Row:
@@ -43,4 +41,12 @@ class ApiContext:
         await self.bus.publish(CONTROL_TOPIC, event)
 
 
-Handler = Callable[[ApiContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+def missing_tuning_job(name: str) -> ResourceNotFound:
+    return ResourceNotFound(
+        f"Amazon SageMaker can't find a tuning job called {name}. Type another name."
+    )
+
+
+Result = dict[str, Any] | bytes
+"""A response body: a dict to serialise, or JSON bytes ready to send (hot read paths)."""
+Handler = Callable[[ApiContext, dict[str, Any]], Awaitable[Result]]

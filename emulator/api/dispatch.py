@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from emulator.api import tags, training_jobs, tuning_jobs
-from emulator.api.context import ApiContext, Handler
+from emulator.api.context import ApiContext, Handler, Result
 from emulator.api.validation import validate_input
 from emulator.errors import SerializationException, UnknownOperationException
 
@@ -17,7 +17,7 @@ OPERATIONS: dict[str, Handler] = {
 }
 
 
-async def dispatch(ctx: ApiContext, target: str, body: bytes) -> dict[str, Any]:
+async def dispatch(ctx: ApiContext, target: str, body: bytes) -> Result:
     """Parse, validate against botocore's model, and run the operation's handler."""
     prefix, _, operation = target.partition(".")
     handler = OPERATIONS.get(operation) if prefix == "SageMaker" else None

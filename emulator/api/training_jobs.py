@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from emulator.api import pagination
-from emulator.api.context import ApiContext, Handler
+from emulator.api.context import ApiContext, Handler, Result
 from emulator.api.service_rules import check_create_training_job
 from emulator.errors import ResourceInUse, ValidationException
-from emulator.store.sqlite import Row
 
 
 async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -18,38 +18,22 @@ async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[s
     return {"TrainingJobArn": row.doc["TrainingJobArn"]}
 
 
-def describe(ctx: ApiContext, row: Row) -> dict[str, Any]:
-    """The stored document plus what is derived on read (final metrics)."""
-    doc = row.doc
-    finals = ctx.store.final_metrics(doc["TrainingJobName"])
+async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> Result:
+    """The stored document as stored, with the final metrics appended (no re-serialising)."""
+    found = ctx.store.describe_text("training_jobs", params["TrainingJobName"])
+    if found is None:
+        raise ValidationException("Requested resource not found.")
+    text = found.doc
+    finals = ctx.store.final_metrics(found.name)
     if finals:
-        doc["FinalMetricDataList"] = [
-            {"MetricName": m, "Value": v, "Timestamp": ts} for m, ts, v in finals
-        ]
-    return doc
+        metrics = [{"MetricName": m, "Value": v, "Timestamp": ts} for m, ts, v in finals]
+        text = text[:-1] + ',"FinalMetricDataList":' + json.dumps(metrics) + "}"
+    return text.encode()
 
 
-async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    return describe(ctx, ctx.training_row(params["TrainingJobName"]))
-
-
-async def list_training_jobs(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+async def list_training_jobs(ctx: ApiContext, params: dict[str, Any]) -> Result:
     no_warm_pools = ["0"] if params.get("WarmPoolStatusEquals") else []
     return pagination.list_page(ctx.store, LISTING, params, no_warm_pools)
-
-
-def _summary(row: Row) -> dict[str, Any]:
-    doc = row.doc
-    keys = (
-        "TrainingJobName",
-        "TrainingJobArn",
-        "CreationTime",
-        "TrainingEndTime",
-        "LastModifiedTime",
-        "TrainingJobStatus",
-        "SecondaryStatus",
-    )
-    return {k: doc[k] for k in keys if k in doc}
 
 
 async def stop_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -106,5 +90,4 @@ LISTING = pagination.Listing(
     sort_columns={"Name": "name", "CreationTime": "creation_time", "Status": "status"},
     default_sort="CreationTime",
     result_key="TrainingJobSummaries",
-    summarise=_summary,
 )

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.api import pagination
-from emulator.api.context import ApiContext, Handler
+from emulator.api.context import ApiContext, Handler, Result, missing_tuning_job
 from emulator.api.service_rules import check_create_tuning_job
 from emulator.domain.documents import new_tuning_doc
 from emulator.domain.status import TERMINAL_TUNING
 from emulator.domain.summary import training_summary
 from emulator.errors import ResourceInUse, ValidationException
 from emulator.ids import tuning_job_arn
-from emulator.store.sqlite import Row
 
 
 def _lookup_doc(ctx: ApiContext, name: str) -> dict[str, Any] | None:
@@ -37,39 +36,21 @@ async def create_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str
     return {"HyperParameterTuningJobArn": arn}
 
 
-async def describe_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = ctx.tuning_row(params["HyperParameterTuningJobName"])
-    doc = row.doc
-    if doc["HyperParameterTuningJobStatus"] not in TERMINAL_TUNING:
-        runtime = ctx.clock.now() - doc["CreationTime"]
-        doc["ConsumedResources"] = {"RuntimeInSeconds": int(runtime)}
-    return doc
+async def describe_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> Result:
+    """The stored document as stored; a running job adds its live ConsumedResources."""
+    name = params["HyperParameterTuningJobName"]
+    found = ctx.store.describe_text("tuning_jobs", name)
+    if found is None:
+        raise missing_tuning_job(name)
+    text = found.doc
+    if found.status not in TERMINAL_TUNING:
+        runtime = int(ctx.clock.now() - found.creation_time)
+        text = text[:-1] + f',"ConsumedResources":{{"RuntimeInSeconds":{runtime}}}}}'
+    return text.encode()
 
 
-async def list_tuning_jobs(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
+async def list_tuning_jobs(ctx: ApiContext, params: dict[str, Any]) -> Result:
     return pagination.list_page(ctx.store, LISTING, params)
-
-
-def _tuning_summary(row: Row) -> dict[str, Any]:
-    doc = row.doc
-    config = doc["HyperParameterTuningJobConfig"]
-    summary: dict[str, Any] = {
-        k: doc[k]
-        for k in (
-            "HyperParameterTuningJobName",
-            "HyperParameterTuningJobArn",
-            "HyperParameterTuningJobStatus",
-            "CreationTime",
-            "HyperParameterTuningEndTime",
-            "LastModifiedTime",
-            "TrainingJobStatusCounters",
-            "ObjectiveStatusCounters",
-        )
-        if k in doc
-    }
-    summary["Strategy"] = config["Strategy"]
-    summary["ResourceLimits"] = config["ResourceLimits"]
-    return summary
 
 
 LISTING = pagination.Listing(
@@ -77,7 +58,6 @@ LISTING = pagination.Listing(
     sort_columns={"Name": "name", "CreationTime": "creation_time", "Status": "status"},
     default_sort="Name",
     result_key="HyperParameterTuningJobSummaries",
-    summarise=_tuning_summary,
 )
 
 _CHILD_SORT = {

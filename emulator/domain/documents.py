@@ -142,7 +142,6 @@ def new_tuning_doc(params: dict[str, Any], arn: str, now: float) -> dict[str, An
         "LastModifiedTime": now,
         "TrainingJobStatusCounters": zero_training_counters(),
         "ObjectiveStatusCounters": zero_objective_counters(),
-        "ConsumedResources": {"RuntimeInSeconds": 0},
     }
     if "TrainingJobDefinition" in params:
         definition = params["TrainingJobDefinition"]

@@ -99,6 +99,8 @@ class AgentHeartbeat(Event):
     gpus: tuple[dict[str, Any], ...] = ()
     running: tuple[str, ...] = ()
     online: bool = True
+    accept_gpu_types: bool = False
+    """A GPU-less agent that runs GPU instance types on the CPU (`--accept-gpu-types`)."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator.domain.listing import training_list_summary, tuning_list_summary
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tuning_jobs (
     name_key TEXT PRIMARY KEY,
@@ -26,8 +28,11 @@ CREATE TABLE IF NOT EXISTS tuning_jobs (
     creation_time REAL NOT NULL,
     last_modified REAL NOT NULL,
     doc TEXT NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}'
+    meta TEXT NOT NULL DEFAULT '{}',
+    summary TEXT NOT NULL DEFAULT '{}'
 );
+CREATE INDEX IF NOT EXISTS tuning_by_name ON tuning_jobs(name);
+CREATE INDEX IF NOT EXISTS tuning_by_creation ON tuning_jobs(creation_time, name);
 CREATE TABLE IF NOT EXISTS training_jobs (
     name_key TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -38,8 +43,11 @@ CREATE TABLE IF NOT EXISTS training_jobs (
     last_modified REAL NOT NULL,
     seq INTEGER NOT NULL,
     doc TEXT NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}'
+    meta TEXT NOT NULL DEFAULT '{}',
+    summary TEXT NOT NULL DEFAULT '{}'
 );
+CREATE INDEX IF NOT EXISTS training_by_creation ON training_jobs(creation_time, name);
+CREATE INDEX IF NOT EXISTS training_by_name ON training_jobs(name);
 CREATE INDEX IF NOT EXISTS training_by_tuning ON training_jobs(tuning_job, seq);
 CREATE INDEX IF NOT EXISTS training_by_status ON training_jobs(status);
 CREATE TABLE IF NOT EXISTS metric_points (
@@ -72,6 +80,14 @@ class Row:
 
     doc: dict[str, Any]
     meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredText:
+    doc: str
+    name: str
+    status: str
+    creation_time: float
 
 
 class Store:
@@ -128,7 +144,7 @@ class Store:
     def insert_tuning_job(self, doc: dict[str, Any], meta: dict[str, Any]) -> None:
         with self.transaction():
             self._db.execute(
-                "INSERT INTO tuning_jobs VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO tuning_jobs VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     doc["HyperParameterTuningJobName"].lower(),
                     doc["HyperParameterTuningJobName"],
@@ -138,6 +154,7 @@ class Store:
                     doc["LastModifiedTime"],
                     _dump(doc),
                     _dump(meta),
+                    _dump(tuning_list_summary(doc)),
                 ),
             )
 
@@ -151,12 +168,14 @@ class Store:
         doc = row.doc
         with self.transaction():
             self._db.execute(
-                "UPDATE tuning_jobs SET status=?, last_modified=?, doc=?, meta=? WHERE name_key=?",
+                "UPDATE tuning_jobs SET status=?, last_modified=?, doc=?, meta=?, summary=? "
+                "WHERE name_key=?",
                 (
                     doc["HyperParameterTuningJobStatus"],
                     doc["LastModifiedTime"],
                     _dump(doc),
                     _dump(row.meta),
+                    _dump(tuning_list_summary(doc)),
                     doc["HyperParameterTuningJobName"].lower(),
                 ),
             )
@@ -182,7 +201,7 @@ class Store:
         with self.transaction():
             seq = self.next_value("training_seq")
             self._db.execute(
-                "INSERT INTO training_jobs VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO training_jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc["TrainingJobName"].lower(),
                     doc["TrainingJobName"],
@@ -194,6 +213,7 @@ class Store:
                     seq,
                     _dump(doc),
                     _dump(meta),
+                    _dump(training_list_summary(doc)),
                 ),
             )
 
@@ -207,13 +227,14 @@ class Store:
         doc = row.doc
         with self.transaction():
             self._db.execute(
-                "UPDATE training_jobs SET status=?, last_modified=?, doc=?, meta=? "
+                "UPDATE training_jobs SET status=?, last_modified=?, doc=?, meta=?, summary=? "
                 "WHERE name_key=?",
                 (
                     doc["TrainingJobStatus"],
                     doc["LastModifiedTime"],
                     _dump(doc),
                     _dump(row.meta),
+                    _dump(training_list_summary(doc)),
                     doc["TrainingJobName"].lower(),
                 ),
             )
@@ -279,16 +300,25 @@ class Store:
         order_by: str,
         limit: int,
         offset: int,
-    ) -> list[Row]:
-        """One page of a filtered, sorted listing; `limit + 1` rows tell whether more exist."""
+    ) -> list[str]:
+        """One page of a filtered, sorted listing, as the stored summaries' JSON text."""
         if table not in ("tuning_jobs", "training_jobs"):
             raise ValueError(table)
-        sql = f"SELECT doc, meta FROM {table}"
+        sql = f"SELECT summary FROM {table}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {order_by} LIMIT ? OFFSET ?"
-        rows = self._db.execute(sql, (*args, limit, offset))
-        return [Row(json.loads(d), json.loads(m)) for d, m in rows]
+        return [text for (text,) in self._db.execute(sql, (*args, limit, offset))]
+
+    def describe_text(self, table: str, name: str) -> StoredText | None:
+        """A job's document as stored JSON text, with its columns, without parsing it."""
+        if table not in ("tuning_jobs", "training_jobs"):
+            raise ValueError(table)
+        found = self._db.execute(
+            f"SELECT doc, name, status, creation_time FROM {table} WHERE name_key = ?",
+            (name.lower(),),
+        ).fetchone()
+        return StoredText(*found) if found else None
 
     # ---- tags -----------------------------------------------------------------------------
     def add_tags(self, arn: str, tags: Sequence[tuple[str, str]]) -> None:

