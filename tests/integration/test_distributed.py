@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 
 class AgentProcess:
     def __init__(self, agent_id: str, broker_url: str, endpoint: str, work: Path) -> None:
+        self.agent_id = agent_id
         cmd = [sys.executable, "-m", "emulator.cli", "agent", "--bus", broker_url]
         cmd += ["--agent-id", agent_id, "--endpoint", endpoint, "--slots", "1"]
         cmd += ["--work-dir", str(work), "--stop-grace", "2", "--image", f"{IMAGE}={IMAGES[IMAGE]}"]
@@ -85,6 +86,20 @@ def agents_of(server: Server) -> dict[str, str]:
     }
 
 
+def training_jobs(server: Server, tuning: str) -> list[str]:
+    """Children of `tuning` whose program is running on an agent right now."""
+    return [
+        s["TrainingJobName"]
+        for s in server.sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName=tuning, StatusEquals="InProgress"
+        )["TrainingJobSummaries"]
+        if server.sagemaker.describe_training_job(TrainingJobName=s["TrainingJobName"])[
+            "SecondaryStatus"
+        ]
+        == "Training"
+    ]
+
+
 def printed_vs_stored(data: Path, server: Server, job: str) -> tuple[list[float], list[float]]:
     log = (data / "logs" / f"{job}.log").read_text()
     printed = [float(v) for v in re.findall(r"validation:accuracy=([0-9.]+)", log)]
@@ -116,14 +131,13 @@ def test_tuning_job_spreads_over_two_agents(cluster):
 def test_agent_killed_mid_job_is_replaced(cluster):
     server = cluster["server"]
     server.sagemaker.create_hyper_parameter_tuning_job(**request("lost-agent", epochs=20))
-    wait_for(
-        lambda: server.sagemaker.describe_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName="lost-agent"
-        ),
-        lambda d: d["TrainingJobStatusCounters"]["InProgress"] == 2,
+    training = wait_for(
+        lambda: {"jobs": training_jobs(server, "lost-agent")},
+        lambda d: len(d["jobs"]) == 2,
         120,
-    )
-    cluster["agents"][0].kill()
+    )["jobs"]
+    victim = agents_of(server)[training[0]]
+    next(a for a in cluster["agents"] if a.agent_id == victim).kill()
     desc = server.wait_tuning("lost-agent", timeout=300)
     counters = desc["TrainingJobStatusCounters"]
     assert desc["HyperParameterTuningJobStatus"] == "Completed"
@@ -159,10 +173,8 @@ def test_control_plane_restart_reattaches_running_jobs(cluster):
     server = cluster["server"]
     server.sagemaker.create_hyper_parameter_tuning_job(**request("cp-restart", jobs=4, epochs=10))
     wait_for(
-        lambda: server.sagemaker.describe_hyper_parameter_tuning_job(
-            HyperParameterTuningJobName="cp-restart"
-        ),
-        lambda d: d["TrainingJobStatusCounters"]["InProgress"] == 2,
+        lambda: {"jobs": training_jobs(server, "cp-restart")},
+        lambda d: len(d["jobs"]) == 2,
         120,
     )
     port = server.process.port
