@@ -46,7 +46,8 @@ def test_early_stopping_auto_stops_losing_jobs(server, unique):
     request = tuning_request(
         name,
         HyperParameterTuningJobConfig={
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 10, "MaxParallelTrainingJobs": 2},
+            "Strategy": "Bayesian",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 10, "MaxParallelTrainingJobs": 1},
             "TrainingJobEarlyStoppingType": "Auto",
             "RandomSeed": 11,
             "ParameterRanges": {
@@ -56,12 +57,18 @@ def test_early_stopping_auto_stops_losing_jobs(server, unique):
                         "MinValue": "0.00001",
                         "MaxValue": "1",
                         "ScalingType": "Logarithmic",
-                    }
+                    },
+                    {
+                        "Name": "alpha",
+                        "MinValue": "0.000001",
+                        "MaxValue": "1",
+                        "ScalingType": "Logarithmic",
+                    },
                 ],
                 "CategoricalParameterRanges": [],
             },
         },
-        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "8", "sleep_per_epoch": "0.1"}},
+        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "6"}},
     )
     server.sagemaker.create_hyper_parameter_tuning_job(**request)
     desc = server.wait_tuning(name, timeout=300)
