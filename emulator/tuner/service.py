@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,13 @@ from emulator.tuner.hyperband import EPOCH_KEYS, HyperbandSettings, decide, rung
 from emulator.tuner.model import History, ObjectiveType, Observation
 from emulator.tuner.space import SearchSpace
 from emulator.tuner.strategies import get_strategy
-from emulator.tuner.warm_start import IDENTICAL, ParentJobs, prior_observations
+from emulator.tuner.warm_start import (
+    IDENTICAL,
+    TRANSFER,
+    ParentJobs,
+    prior_observations,
+    ranked,
+)
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +285,9 @@ class TunerService:
         if len(definitions) == 1:
             space = _space_of(row.doc, definitions[0])
             history = _history(row, children, objective_type, self._prior(row, space))
+            if (row.doc.get("WarmStartConfig") or {}).get("WarmStartType") == TRANSFER:
+                # The prior is in ranks (another task's scale); put our own values on it too.
+                history = replace(history, observations=tuple(ranked(history.observations)))
             return [(definitions[0], c) for c in strategy.suggest(space, history, n, rng)]
         by_name = {d["DefinitionName"]: d for d in definitions}
         spaces = {name: _space_of(row.doc, d) for name, d in by_name.items()}

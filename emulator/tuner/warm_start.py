@@ -104,7 +104,9 @@ def normalised_ranks(values: Sequence[float]) -> list[float]:
     return ranks
 
 
-def _ranked(observations: list[Observation]) -> list[Observation]:
+def ranked(observations: Sequence[Observation]) -> list[Observation]:
+    """Values replaced by normalised ranks; failed jobs (no value) are left out."""
+    observations = [o for o in observations if o.value is not None]
     ranks = normalised_ranks([o.value for o in observations if o.value is not None])
     return [replace(o, value=r, curve=()) for o, r in zip(observations, ranks, strict=True)]
 
@@ -118,7 +120,7 @@ def prior_observations(
     prior: list[Observation] = []
     for parent in parents:
         mapped = _mapped(parent, space)
-        prior += _ranked(mapped) if warm_start_type == TRANSFER and mapped else mapped
+        prior += ranked(mapped) if warm_start_type == TRANSFER and mapped else mapped
     return tuple(prior)
 
 
