@@ -146,3 +146,24 @@ def test_several_training_job_definitions(server, unique):
         assert detail["HyperParameters"]["loss"] == expected
         assert set(job["TunedHyperParameters"]) == {"learning_rate"}
     assert "TrainingJobDefinitionName" in desc["BestTrainingJob"]
+
+
+def test_target_objective_value_completes_the_tuning_job(server, unique):
+    name = unique("target")[:32]
+    request = tuning_request(
+        name,
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2},
+            "TuningJobCompletionCriteria": {"TargetObjectiveMetricValue": 0.5},
+            "RandomSeed": 4,
+        },
+        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "3", "sleep_per_epoch": "0.3"}},
+    )
+    server.sagemaker.create_hyper_parameter_tuning_job(**request)
+    desc = server.wait_tuning(name, timeout=120)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed"
+    counters = desc["TrainingJobStatusCounters"]
+    assert counters["InProgress"] == 0
+    assert counters["Completed"] + counters["Stopped"] < 20
+    assert desc["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] >= 0.5
+    assert "NumberOfTrainingJobsObjectiveNotImproving" in desc["TuningJobCompletionDetails"]
