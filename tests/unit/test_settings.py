@@ -1,0 +1,37 @@
+"""`amt serve` settings from flags and a TOML file."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.cli import main
+from emulator.settings import Settings, apply_config, load_config_file, parse_image_flag
+
+
+def test_image_flag_splits_on_the_first_equals_sign():
+    assert parse_image_flag("acct.dkr.ecr/x:1=python train.py --a=b") == (
+        "acct.dkr.ecr/x:1",
+        "python train.py --a=b",
+    )
+    with pytest.raises(ValueError, match="URI=COMMAND"):
+        parse_image_flag("no-command")
+
+
+def test_config_file_sets_images_and_settings(tmp_path):
+    path = tmp_path / "amt.toml"
+    path.write_text(
+        'region = "eu-west-1"\nstop_grace_seconds = 5\n[images]\n"my/image:*" = "python t.py"\n'
+    )
+    settings = Settings()
+    apply_config(settings, load_config_file(path))
+    assert settings.region == "eu-west-1"
+    assert settings.stop_grace_seconds == 5.0
+    assert settings.images == {"my/image:*": "python t.py"}
+    path.write_text("colour = 1\n")
+    with pytest.raises(ValueError, match="unknown setting"):
+        apply_config(settings, load_config_file(path))
+
+
+def test_bad_image_flag_is_a_usage_error(capsys):
+    assert main(["serve", "--image", "nothing"]) == 2
+    assert "URI=COMMAND" in capsys.readouterr().err

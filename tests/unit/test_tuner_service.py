@@ -1,0 +1,137 @@
+"""The tuner's handlers on a real (in-memory) store with a manual clock: no processes, no sleeps."""
+
+from __future__ import annotations
+
+import pytest
+
+from emulator.clock import ManualClock
+from emulator.domain.documents import new_tuning_doc
+from emulator.ids import tuning_job_arn
+from emulator.records import JobRecords
+from emulator.store.sqlite import Store
+from emulator.tuner.service import TunerService
+from tests.requests import tuning_request
+
+
+@pytest.fixture
+def tuner():
+    clock = ManualClock()
+    store = Store(":memory:")
+    commands: list[tuple[str, str]] = []
+
+    async def command(action: str, name: str) -> None:
+        commands.append((action, name))
+
+    service = TunerService(store, JobRecords(store, clock, "us-east-1", "1" * 12), clock, command)
+    return service, store, clock, commands
+
+
+def create(store, clock, name, **overrides):
+    params = tuning_request(name, **overrides)
+    doc = new_tuning_doc(params, tuning_job_arn("us-east-1", "1" * 12, name), clock.now())
+    store.insert_tuning_job(doc, {"launched": 0})
+
+
+def finish(service, name, status, value=None):
+    row = service.store.get_training_job(name)
+    if value is not None:
+        row.meta["objective_value"] = value
+    for step in ("Downloading", "Training", status):
+        service.records.move(row, step)
+
+
+async def test_launches_up_to_parallel_then_completes_at_max_jobs(tuner):
+    service, store, clock, commands = tuner
+    create(store, clock, "t", HyperParameterTuningJobConfig={"RandomSeed": 1})
+    await service.on_tuning_changed("t")
+    launched = [n for a, n in commands if a == "training-created"]
+    assert len(launched) == 2
+    doc = store.get_tuning_job("t").doc
+    assert doc["TrainingJobStatusCounters"]["InProgress"] == 2
+    for i, name in enumerate(launched):
+        finish(service, name, "Completed", 0.5 + i / 10)
+    await service.on_tuning_changed("t")
+    launched = [n for a, n in commands if a == "training-created"]
+    assert len(launched) == 4
+    for name in launched[2:]:
+        finish(service, name, "Completed", 0.1)
+    await service.on_tuning_changed("t")
+    doc = store.get_tuning_job("t").doc
+    assert doc["HyperParameterTuningJobStatus"] == "Completed"
+    assert doc["BestTrainingJob"]["TrainingJobName"] == launched[1]
+    assert doc["TrainingJobStatusCounters"]["Completed"] == 4
+
+
+async def test_max_runtime_stops_children_and_completes(tuner):
+    service, store, clock, commands = tuner
+    create(
+        store,
+        clock,
+        "slow",
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {
+                "MaxNumberOfTrainingJobs": 10,
+                "MaxParallelTrainingJobs": 2,
+                "MaxRuntimeInSeconds": 300,
+            }
+        },
+    )
+    await service.on_tuning_changed("slow")
+    clock.advance(299)
+    await service.tick()
+    assert store.get_tuning_job("slow").doc["HyperParameterTuningJobStatus"] == "InProgress"
+    clock.advance(2)
+    await service.tick()
+    stops = [n for a, n in commands if a == "training-stop"]
+    assert len(stops) == 2
+    assert store.get_tuning_job("slow").doc["HyperParameterTuningJobStatus"] == "InProgress"
+    for name in stops:
+        row = store.get_training_job(name)
+        service.records.move(row, "Stopped")
+    await service.on_tuning_changed("slow")
+    doc = store.get_tuning_job("slow").doc
+    assert doc["HyperParameterTuningJobStatus"] == "Completed"
+    assert doc["ConsumedResources"]["RuntimeInSeconds"] == 301
+    assert doc["TrainingJobStatusCounters"]["Stopped"] == 2
+
+
+async def test_internal_failure_is_replaced_with_the_same_configuration(tuner):
+    service, store, clock, commands = tuner
+    create(store, clock, "retry", HyperParameterTuningJobConfig={"RandomSeed": 3})
+    await service.on_tuning_changed("retry")
+    first = next(n for a, n in commands if a == "training-created")
+    row = store.get_training_job(first)
+    row.meta["retryable"] = True
+    service.records.move(row, "Failed")
+    await service.on_tuning_changed("retry")
+    replacement = [n for a, n in commands if a == "training-created"][2]
+    assert store.get_training_job(replacement).meta["tuned"] == row.meta["tuned"]
+    assert store.get_training_job(first).meta["replaced_by"] == replacement
+    counters = store.get_tuning_job("retry").doc["TrainingJobStatusCounters"]
+    assert counters["RetryableError"] == 1 and counters["InProgress"] == 2
+
+
+async def test_early_stopping_compares_with_the_median_of_earlier_jobs(tuner):
+    service, store, clock, commands = tuner
+    create(
+        store,
+        clock,
+        "es",
+        HyperParameterTuningJobConfig={
+            "TrainingJobEarlyStoppingType": "Auto",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 4},
+        },
+    )
+    await service.on_tuning_changed("es")
+    names = [n for a, n in commands if a == "training-created"]
+    for name, curve in zip(names[:3], ([0.5, 0.6], [0.6, 0.7], [0.7, 0.8]), strict=True):
+        for value in curve:
+            store.add_metric_point(name, "validation:accuracy", clock.now(), value)
+    late = store.get_training_job(names[3])
+    store.add_metric_point(names[3], "validation:accuracy", clock.now(), 0.2)
+    await service.on_metric(late, "validation:accuracy", 1, 0.2)
+    assert ("training-stop", names[3]) not in commands  # epoch 1 is never judged
+    store.add_metric_point(names[3], "validation:accuracy", clock.now(), 0.6)
+    await service.on_metric(store.get_training_job(names[3]), "validation:accuracy", 2, 0.6)
+    assert ("training-stop", names[3]) in commands  # 0.6 < median(0.55, 0.65, 0.75)
+    assert store.get_training_job(names[3]).meta["stop_reason"] == "early_stop"
