@@ -253,6 +253,13 @@ class Store:
         """Training jobs launched by a tuning job, in launch order."""
         return self.training_jobs("tuning_job = ?", (tuning_job,))
 
+    def child_names(self, tuning_job: str) -> list[str]:
+        """Names of a tuning job's training jobs in launch order, without loading documents."""
+        rows = self._db.execute(
+            "SELECT name FROM training_jobs WHERE tuning_job = ? ORDER BY seq", (tuning_job,)
+        )
+        return [r[0] for r in rows]
+
     def active_training_names(self) -> list[str]:
         rows = self._db.execute(
             "SELECT name FROM training_jobs WHERE status IN ('InProgress','Stopping') ORDER BY seq"
@@ -280,6 +287,21 @@ class Store:
             (job, metric),
         )
         return [(int(s), float(t), float(v)) for s, t, v in rows]
+
+    def series_of(self, jobs: Sequence[str], metric: str, max_step: int) -> dict[str, list[float]]:
+        """The first `max_step` values of one metric for several jobs, in one query."""
+        if not jobs:
+            return {}
+        marks = ",".join("?" * len(jobs))
+        rows = self._db.execute(
+            f"SELECT job, value FROM metric_points WHERE metric = ? AND step <= ? "
+            f"AND job IN ({marks}) ORDER BY job, step",
+            (metric, max_step, *jobs),
+        )
+        series: dict[str, list[float]] = {job: [] for job in jobs}
+        for job, value in rows:
+            series[job].append(float(value))
+        return series
 
     def final_metrics(self, job: str) -> list[tuple[str, float, float]]:
         """(metric, ts, value) of the last point of every metric of a job."""

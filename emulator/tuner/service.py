@@ -96,7 +96,7 @@ class TunerService:
         config = parent.doc["HyperParameterTuningJobConfig"]
         if parent.meta.get("ending"):
             return
-        names = [c.doc["TrainingJobName"] for c in self.store.children(tuning)]
+        names = self.store.child_names(tuning)
         index = names.index(row.doc["TrainingJobName"])
         objective_type = _objective_type(parent)
         if config["Strategy"] == "Hyperband":
@@ -106,27 +106,23 @@ class TunerService:
                 return  # the job ends on its own at MaxResource
             bracket = settings.bracket_for(index)
             peers = [
-                self._curve(n, metric)
-                for i, n in enumerate(names)
-                if i != index and settings.bracket_for(i) == bracket
+                n for i, n in enumerate(names) if i != index and settings.bracket_for(i) == bracket
             ]
+            curves = self.store.series_of(peers, metric, step).values()
             decision = decide(
                 step,
                 value,
                 bracket=bracket,
-                values_at_rungs=rung_values(peers, settings.rungs),
+                values_at_rungs=rung_values(curves, settings.rungs),
                 objective_type=objective_type,
                 settings=settings,
             )
             if decision.stop:
                 await self.stop_child(row, "early_stop", f"Stopping: Hyperband {decision.reason}")
         elif config.get("TrainingJobEarlyStoppingType") == "Auto":
-            earlier = [self._curve(n, metric) for n in names[:index]]
+            earlier = list(self.store.series_of(names[:index], metric, step).values())
             if should_stop(value, step, earlier, objective_type):
                 await self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
-
-    def _curve(self, job: str, metric: str) -> list[float]:
-        return [v for _step, _ts, v in self.store.metric_series(job, metric)]
 
     async def stop_child(self, row: Row, reason: str, message: str | None = None) -> None:
         """Ask for a running child to stop, remembering why."""
