@@ -41,6 +41,14 @@ class ApiContext:
         await self.bus.publish(CONTROL_TOPIC, event)
 
 
+def require_in_progress(kind: str, status: str) -> None:
+    """Stop requests are for running jobs only, as the service answers."""
+    if status != "InProgress":
+        raise ValidationException(
+            f"The request was rejected because the {kind} is in status {status}."
+        )
+
+
 def missing_tuning_job(name: str) -> ResourceNotFound:
     return ResourceNotFound(
         f"Amazon SageMaker can't find a tuning job called {name}. Type another name."

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from emulator.api import pagination
-from emulator.api.context import ApiContext, Handler, Result
+from emulator.api.context import ApiContext, Handler, Result, require_in_progress
 from emulator.api.service_rules import check_create_training_job
 from emulator.errors import ResourceInUse, ValidationException
 
@@ -38,11 +38,7 @@ async def list_training_jobs(ctx: ApiContext, params: dict[str, Any]) -> Result:
 
 async def stop_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     row = ctx.training_row(params["TrainingJobName"])
-    status = row.doc["TrainingJobStatus"]
-    if status != "InProgress":
-        raise ValidationException(
-            f"The request was rejected because the training job is in status {status}."
-        )
+    require_in_progress("training job", row.doc["TrainingJobStatus"])
     row.meta["stop_reason"] = "user"
     ctx.records.move(row, "Stopping")
     await ctx.command("training-stop", row.doc["TrainingJobName"])

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.api import pagination
-from emulator.api.context import ApiContext, Handler, Result, missing_tuning_job
+from emulator.api.context import (
+    ApiContext,
+    Handler,
+    Result,
+    missing_tuning_job,
+    require_in_progress,
+)
 from emulator.api.service_rules import check_create_tuning_job
 from emulator.domain.documents import new_tuning_doc
 from emulator.domain.status import TERMINAL_TUNING
@@ -89,11 +95,7 @@ async def list_children(ctx: ApiContext, params: dict[str, Any]) -> dict[str, An
 
 async def stop_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     row = ctx.tuning_row(params["HyperParameterTuningJobName"])
-    status = row.doc["HyperParameterTuningJobStatus"]
-    if status != "InProgress":
-        raise ValidationException(
-            f"The request was rejected because the tuning job is in status {status}."
-        )
+    require_in_progress("tuning job", row.doc["HyperParameterTuningJobStatus"])
     row.doc["HyperParameterTuningJobStatus"] = "Stopping"
     row.doc["LastModifiedTime"] = ctx.clock.now()
     row.meta["ending"] = "Stopped"
