@@ -15,9 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.api.app import CONTEXT
+from emulator.api.app import AWS, CONTEXT
 from emulator.api.context import ApiContext
 from emulator.api.control import HEALTH_PROVIDERS
+from emulator.cloudwatch import CloudWatchSink
 from emulator.domain.events import (
     AGENT_EVENTS,
     CONTROL_TOPIC,
@@ -47,11 +48,11 @@ LOST_ON_RESTART = (
 
 
 class ControlPlane:
-    def __init__(self, ctx: ApiContext) -> None:
+    def __init__(self, ctx: ApiContext, cloudwatch: CloudWatchSink | None = None) -> None:
         self.ctx = ctx
         self.tuner = TunerService(ctx.store, ctx.records, ctx.clock, self._command)
         self.scheduler = Scheduler(ctx.store, ctx.records, ctx.bus, ctx.clock, self.job_ended)
-        self.ingest = Ingest(ctx.store, ctx.records, ctx.settings.data_dir / "logs")
+        self.ingest = Ingest(ctx.store, ctx.records, ctx.settings.data_dir / "logs", cloudwatch)
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -160,7 +161,7 @@ CONTROL_PLANE = web.AppKey("control_plane", ControlPlane)
 
 async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: run the control plane for the app's lifetime."""
-    plane = ControlPlane(app[CONTEXT])
+    plane = ControlPlane(app[CONTEXT], CloudWatchSink(app[AWS]))
     app[CONTROL_PLANE] = plane
     app[HEALTH_PROVIDERS].append(plane.health)
     bus = app[CONTEXT].bus

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from emulator.cloudwatch import CloudWatchSink
 from emulator.domain.events import TrainingLog, TrainingMetric, TrainingStatus
 from emulator.records import JobRecords
 from emulator.store.sqlite import Row, Store
@@ -18,10 +19,17 @@ MAX_FAILURE_REASON = 1024
 
 
 class Ingest:
-    def __init__(self, store: Store, records: JobRecords, logs_dir: Path) -> None:
+    def __init__(
+        self,
+        store: Store,
+        records: JobRecords,
+        logs_dir: Path,
+        cloudwatch: CloudWatchSink | None = None,
+    ) -> None:
         self.store = store
         self.records = records
         self.logs_dir = logs_dir
+        self.cloudwatch = cloudwatch
         logs_dir.mkdir(parents=True, exist_ok=True)
 
     def status(self, event: TrainingStatus) -> Row | None:
@@ -50,8 +58,12 @@ class Ingest:
             if objective.get("MetricName") == event.name:
                 row.meta["objective_value"] = event.value
                 self.store.update_training_job(row)
+        if self.cloudwatch is not None:
+            self.cloudwatch.metric(event.job, event.name, event.ts, event.value)
         return row, step
 
     def log(self, event: TrainingLog) -> None:
         with (self.logs_dir / f"{event.job}.log").open("a", encoding="utf-8") as fh:
             fh.write(event.line.rstrip("\n") + "\n")
+        if self.cloudwatch is not None:
+            self.cloudwatch.log(event.job, event.ts, event.line)

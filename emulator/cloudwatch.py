@@ -1,0 +1,65 @@
+"""Training jobs' log lines and metric points, written where SageMaker users read them:
+CloudWatch Logs group `/aws/sagemaker/TrainingJobs`, stream `<job>/algo-1-<epoch seconds>`, and
+CloudWatch metrics namespace `/aws/sagemaker/TrainingJobs`, dimension `TrainingJobName` — in
+moto's in-process backends, so `logs` and `cloudwatch` clients on our endpoint (and the SDK's
+log streaming and TrainingJobAnalytics) read them back.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+GROUP = "/aws/sagemaker/TrainingJobs"
+NAMESPACE = "/aws/sagemaker/TrainingJobs"
+
+
+class Backends(Protocol):
+    def logs_backend(self) -> Any: ...
+
+    def cloudwatch_backend(self) -> Any: ...
+
+
+class CloudWatchSink:
+    def __init__(self, backends: Backends) -> None:
+        self.backends = backends
+        self._streams: dict[str, str] = {}
+        self._group_ready = False
+
+    def stream_of(self, job: str, ts: float) -> str:
+        """The job's log stream, named after the moment its first line arrived."""
+        stream = self._streams.get(job)
+        if stream is None:
+            logs = self.backends.logs_backend()
+            if not self._group_ready:
+                if GROUP not in logs.groups:
+                    logs.create_log_group(GROUP, {})
+                self._group_ready = True
+            stream = f"{job}/algo-1-{int(ts)}"
+            if stream not in logs.groups[GROUP].streams:
+                logs.create_log_stream(GROUP, stream)
+            self._streams[job] = stream
+        return stream
+
+    def log(self, job: str, ts: float, line: str) -> None:
+        try:
+            stream = self.stream_of(job, ts)
+            event = {"timestamp": int(ts * 1000), "message": line}
+            self.backends.logs_backend().put_log_events(GROUP, stream, [event])
+        except Exception:
+            log.exception("could not write a log line of %s to CloudWatch Logs", job)
+
+    def metric(self, job: str, name: str, ts: float, value: float) -> None:
+        datum = {
+            "MetricName": name,
+            "Dimensions": [{"Name": "TrainingJobName", "Value": job}],
+            "Value": value,
+            "Timestamp": datetime.fromtimestamp(ts, tz=UTC).replace(tzinfo=None),
+        }
+        try:
+            self.backends.cloudwatch_backend().put_metric_data(NAMESPACE, [datum])
+        except Exception:
+            log.exception("could not write a metric point of %s to CloudWatch", job)
