@@ -89,6 +89,37 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _client_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    endpoint = f"http://127.0.0.1:{DEFAULT_PORT}"
+    jobs = sub.add_parser("jobs", help="tuning jobs with their status and best objective")
+    describe = sub.add_parser("describe", help="DescribeHyperParameterTuningJob, as JSON")
+    watch = sub.add_parser("watch", help="follow a tuning job live until it ends")
+    report = sub.add_parser("report", help="analytics table (CSV) and charts (PNG)")
+    for command in (describe, watch, report):
+        command.add_argument("name")
+    watch.add_argument("--interval", type=float, default=2.0)
+    report.add_argument("--out", type=Path, required=True)
+    for command in (jobs, describe, watch, report):
+        command.add_argument("--endpoint", default=endpoint)
+
+
+def client_command(args: argparse.Namespace) -> int:
+    from emulator.client import commands
+    from emulator.client.report import report
+    from emulator.client.session import Emulator
+
+    emulator = Emulator(args.endpoint)
+    if args.command == "jobs":
+        return commands.jobs(emulator)
+    if args.command == "describe":
+        return commands.describe(emulator, args.name)
+    if args.command == "watch":
+        return commands.watch(emulator, args.name, interval=args.interval)
+    for path in report(emulator, args.name, args.out):
+        print(path)
+    return 0
+
+
 def agents_list(args: argparse.Namespace) -> int:
     """`amt agents`: one line per connected agent, from the server's /health."""
     import json
@@ -125,8 +156,17 @@ def main(argv: list[str] | None = None) -> int:
     add_agent_parser(sub)
     listing = sub.add_parser("agents", help="list the agents connected to a server")
     listing.add_argument("--endpoint", default=f"http://127.0.0.1:{DEFAULT_PORT}")
+    _client_parsers(sub)
     args = parser.parse_args(argv)
-    commands = {"serve": serve, "agent": agent, "agents": agents_list}
+    commands = {
+        "serve": serve,
+        "agent": agent,
+        "agents": agents_list,
+        "jobs": client_command,
+        "describe": client_command,
+        "watch": client_command,
+        "report": client_command,
+    }
     try:
         return commands[args.command](args)
     except ValueError as error:

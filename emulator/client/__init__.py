@@ -1,0 +1,1 @@
+"""`amt` as a client of a running emulator: jobs, describe, watch, report."""
