@@ -13,6 +13,7 @@ from pathlib import Path
 from agents.agent import Agent
 from agents.resources import host_resources, parse_gpu_selection
 from agents.runner import AgentContext
+from agents.runtime.docker import DockerRuntime
 from emulator.bus.factory import open_bus
 from emulator.clock import SystemClock
 from emulator.domain.events import AgentHeartbeat, agent_topic
@@ -53,7 +54,9 @@ def agent_settings(args: argparse.Namespace) -> Settings:
 
 async def run_agent(args: argparse.Namespace) -> None:
     if args.runtime == "docker":
-        raise ValueError("the docker runtime needs a Docker engine, and none answers here")
+        reason = await asyncio.to_thread(DockerRuntime.check)
+        if reason is not None:
+            raise SystemExit(f"amt agent --runtime docker: {reason}")
     hostname = socket.gethostname()
     agent_id = args.agent_id or hostname
     resources = host_resources(args.gpus)
@@ -66,6 +69,7 @@ async def run_agent(args: argparse.Namespace) -> None:
         region=args.region,
         stop_grace_seconds=args.stop_grace,
         num_cpus=resources.cpus,
+        runtime_kind=args.runtime,
     )
     offline = AgentHeartbeat(ts=0.0, agent=agent_id, host=hostname, online=False)
     will = (agent_topic(agent_id, "heartbeat"), offline)

@@ -28,6 +28,7 @@ from agents.artifacts import Uploader
 from agents.contract import ClientError, HostResources, JobLayout
 from agents.metrics import MetricExtractor
 from agents.runtime.base import MAX_RUNTIME, Launch, Outcome, Runtime
+from agents.runtime.docker import ContainerSpec, DockerRuntime
 from agents.runtime.process import ProcessRuntime
 from emulator.clock import Clock
 
@@ -77,6 +78,8 @@ class AgentContext:
     uploader: Uploader | None = None
     """None = boto3 on s3_endpoint_url for s3:// (a copy for file://)."""
     runtime: Runtime | None = None
+    runtime_kind: str = "process"
+    """"process", or "docker": each job's TrainingImage runs in a container of its own."""
     """None = a ProcessRuntime honouring use_mount_namespace."""
 
 
@@ -133,9 +136,15 @@ class _Attempt:
     ) -> None:
         spec = job.get("AlgorithmSpecification") or {}
         self.job, self.ctx, self.reporter, self.stop = job, ctx, reporter, stop
-        self.plan = images.plan(job, ctx.images, ctx.python)
         self.extractor = MetricExtractor.from_definitions(spec.get("MetricDefinitions") or [])
-        self.runtime = ctx.runtime or ProcessRuntime(ctx.use_mount_namespace)
+        self.runtime: Runtime
+        if ctx.runtime_kind == "docker":
+            # The image runs its own program: no --image mapping, no script-mode plan.
+            self.plan = images.Plan([])
+            self.runtime = DockerRuntime(ContainerSpec.from_job(job, ctx.gpu_ids))
+        else:
+            self.plan = images.plan(job, ctx.images, ctx.python)
+            self.runtime = ctx.runtime or ProcessRuntime(ctx.use_mount_namespace)
         self.host_dir = contract.job_dir(ctx.work_dir, job)
         self.tail: deque[str] = deque(maxlen=LOG_TAIL)
 

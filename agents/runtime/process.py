@@ -136,7 +136,7 @@ async def kill_group(pgid: int, clock: Clock) -> None:
         await clock.sleep(POLL_SECONDS)
 
 
-async def _within(task: asyncio.Future[Any], seconds: float, clock: Clock) -> bool:
+async def within(task: asyncio.Future[Any], seconds: float, clock: Clock) -> bool:
     """Wait for `task` at most `seconds` of `clock` time; whether it finished."""
     timer: asyncio.Future[Any] = asyncio.ensure_future(clock.sleep(seconds))
     try:
@@ -146,7 +146,7 @@ async def _within(task: asyncio.Future[Any], seconds: float, clock: Clock) -> bo
     return task.done()
 
 
-async def _first_end(
+async def first_end(
     ends: set[asyncio.Task[Any]], reader: asyncio.Task[None]
 ) -> set[asyncio.Task[Any]]:
     """Wait for the first of `ends`; if forwarding output fails meanwhile, raise that (a
@@ -204,17 +204,17 @@ class ProcessRuntime:
         stopper = asyncio.create_task(stop(), name=f"stop-{pgid}")
         timer = asyncio.create_task(clock.sleep(max_runtime), name=f"timer-{pgid}")
         try:
-            done = await _first_end({exited, stopper, timer}, reader)
+            done = await first_end({exited, stopper, timer}, reader)
             reason = None
             if exited not in done:
                 reason = stopper.result() if stopper in done else MAX_RUNTIME
                 _signal_group(pgid, signal.SIGTERM)
-                if not await _within(exited, grace, clock):
+                if not await within(exited, grace, clock):
                     _signal_group(pgid, signal.SIGKILL)
                     await exited
             await kill_group(pgid, clock)
             # A descendant that left the group may hold the pipe open: do not wait forever.
-            if await _within(reader, DRAIN_SECONDS, clock):
+            if await within(reader, DRAIN_SECONDS, clock):
                 reader.result()
             return Outcome(proc.returncode, reason)
         except Exception:
