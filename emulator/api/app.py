@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from emulator import console
 from emulator.api import control, dispatch, validation
 from emulator.api.aws_services import AwsServices
 from emulator.api.context import ApiContext
@@ -113,6 +114,7 @@ def create_app(
         region=settings.region, account=settings.account, data_dir=settings.data_dir
     )
     control.add_routes(app)
+    console.add_routes(app)
     app.router.add_route("*", "/{tail:.*}", root)
     for component in components or []:
         app.cleanup_ctx.append(component)
