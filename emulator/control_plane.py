@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from typing import Any
@@ -41,6 +42,7 @@ from emulator.tuner.service import TunerService
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+STORE_FULL_RETRY_SECONDS = 1.0
 LOST_ON_RESTART = (
     "InternalServerError: The emulator restarted while this training job was running on an "
     "in-process agent; its training process was lost. The tuning job launches a replacement."
@@ -124,11 +126,24 @@ class ControlPlane:
     async def consume(self, events: AsyncIterator[tuple[str, Event]]) -> None:
         async for _topic, event in events:
             self.idle.clear()
+            await self._apply(event)
+            self.idle.set()
+
+    async def _apply(self, event: Event) -> None:
+        """Handle one event; while the disk is full, hold it (and all after it) and retry."""
+        while True:
             try:
                 await self.handle(event)
+                return
+            except sqlite3.OperationalError as error:
+                if "full" not in str(error):
+                    log.exception("control plane failed to handle %s", event)
+                    return
+                log.error("store cannot write (%s); retrying %s", error, event.kind)
+                await self.ctx.clock.sleep(STORE_FULL_RETRY_SECONDS)
             except Exception:
                 log.exception("control plane failed to handle %s", event)
-            self.idle.set()
+                return
 
     async def tick(self) -> None:
         while True:

@@ -9,6 +9,7 @@
     ├── UnknownOperationException  an X-Amz-Target we do not serve
     ├── SerializationException     a body that is not a JSON object
     ├── RequestEntityTooLarge      a body over the size limit (HTTP 413)
+    ├── ServiceUnavailable         the store cannot write (disk full): retry later (HTTP 503)
     └── InternalFailure            a bug of ours (HTTP 500; never for bad input)
 
 Domain code raises these; one middleware turns them into `{"__type", "message"}` bodies.
@@ -59,6 +60,11 @@ class SerializationException(EmulatorError):
 class RequestEntityTooLarge(EmulatorError):
     code = "RequestEntityTooLargeException"
     status = 413
+
+
+class ServiceUnavailable(EmulatorError):
+    code = "ServiceUnavailable"
+    status = 503
 
 
 class InternalFailure(EmulatorError):

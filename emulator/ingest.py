@@ -34,25 +34,27 @@ class Ingest:
 
     def status(self, event: TrainingStatus) -> Row | None:
         """Apply a status event; the updated job when it changed, else None."""
-        row = self.store.get_training_job(event.job)
-        if row is None or not self.store.first_time(event.event_id):
-            return None
-        if event.failure_reason:
-            row.doc["FailureReason"] = event.failure_reason[:MAX_FAILURE_REASON]
-        if event.secondary == "Failed":
-            row.meta["retryable"] = event.retryable
-        if event.secondary == "Stopped" and row.meta.get("stop_reason") == "early_stop":
-            row.meta["early_stopped"] = True
-        return row if self.records.move(row, event.secondary, event.message or None) else None
+        with self.store.transaction():  # the event id and its effect commit together
+            row = self.store.get_training_job(event.job)
+            if row is None or not self.store.first_time(event.event_id):
+                return None
+            if event.failure_reason:
+                row.doc["FailureReason"] = event.failure_reason[:MAX_FAILURE_REASON]
+            if event.secondary == "Failed":
+                row.meta["retryable"] = event.retryable
+            if event.secondary == "Stopped" and row.meta.get("stop_reason") == "early_stop":
+                row.meta["early_stopped"] = True
+            moved = self.records.move(row, event.secondary, event.message or None)
+        return row if moved else None
 
     def metric(self, event: TrainingMetric) -> tuple[Row, int] | None:
         """Store a metric point; (job, step) when it was new and finite."""
         if not math.isfinite(event.value):
             return None
-        row = self.store.get_training_job(event.job)
-        if row is None or not self.store.first_time(event.event_id):
-            return None
-        with self.store.transaction():
+        with self.store.transaction():  # the event id and its effect commit together
+            row = self.store.get_training_job(event.job)
+            if row is None or not self.store.first_time(event.event_id):
+                return None
             step = self.store.add_metric_point(event.job, event.name, event.ts, event.value)
             objective = row.meta.get("objective", {})
             if objective.get("MetricName") == event.name:

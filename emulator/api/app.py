@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -21,7 +22,12 @@ from emulator.api.aws_services import AwsServices
 from emulator.api.context import ApiContext
 from emulator.bus.base import Bus
 from emulator.clock import Clock, SystemClock
-from emulator.errors import EmulatorError, InternalFailure, RequestEntityTooLarge
+from emulator.errors import (
+    EmulatorError,
+    InternalFailure,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+)
 from emulator.ids import request_id
 from emulator.records import JobRecords
 from emulator.settings import Settings
@@ -58,6 +64,16 @@ async def aws_errors(request: web.Request, handler: Any) -> web.StreamResponse:
         return error_response(RequestEntityTooLarge("The request body is too large."))
     except web.HTTPException:
         raise
+    except sqlite3.OperationalError as error:
+        if "full" not in str(error):
+            raise
+        log.error("store cannot write: %s", error)
+        return error_response(
+            ServiceUnavailable(
+                "The emulator's data directory is full; nothing was changed. Free some space "
+                "and retry."
+            )
+        )
     except Exception:
         log.exception("internal error serving %s %s", request.method, request.path)
         return error_response(InternalFailure("We encountered an internal error. Try again."))

@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from scipy.stats import spearmanr
 
+from emulator.tuner.hyperband import EPOCH_KEYS, infer_max_resource
 from emulator.tuner.model import ObjectiveType
 from emulator.tuner.space import SearchSpace
 
@@ -46,13 +48,16 @@ class Curve:
     """metric name -> value after each epoch (index 0 = epoch 1), in the order they print."""
     epoch_seconds: list[float]
     """Seconds each epoch took (not cumulative)."""
+    failure: str | None = None
+    """Set when the run failed after its last epoch (its FailureReason)."""
 
     @property
     def epochs(self) -> int:
         return len(self.epoch_seconds)
 
     def truncated(self, epochs: int) -> Curve:
-        """The first `epochs` epochs (a request that trains fewer epochs than recorded)."""
+        """The first `epochs` epochs (a request that trains fewer epochs than recorded): a
+        failure recorded after them did not happen yet."""
         return Curve(
             {m: v[:epochs] for m, v in self.epoch_values.items()}, self.epoch_seconds[:epochs]
         )
@@ -165,7 +170,13 @@ class NoRecordedCurve(LookupError):
 
 
 class RecordedCurves:
-    """Nearest-recorded-neighbour replay of a `CurveSet` within one request's search space."""
+    """Nearest-recorded-neighbour replay of a `CurveSet` within one request's search space.
+
+    Runs whose static hyperparameters differ from the request's are left out when others
+    agree; when none agrees (a recording made on smaller images, say) all are kept and
+    `differing_static` names what differs, for the caller to say so. With `strict_static`
+    such a request is refused instead.
+    """
 
     def __init__(
         self,
@@ -174,19 +185,30 @@ class RecordedCurves:
         static: Mapping[str, str] | None = None,
         *,
         exact: bool = False,
+        strict_static: bool = False,
     ) -> None:
         self.curve_set = curve_set
         self.space = space
         self.exact = exact
-        fitting = [r for r in curve_set.runs if _fits(r, space, static or {})]
-        if not fitting:
+        covering = [r for r in curve_set.runs if _covers(r, space)]
+        if not covering:
             raise NoRecordedCurve(
                 f"curve set {curve_set.name!r} has no run covering hyperparameters "
-                f"{', '.join(space.names)} with the request's static values"
+                f"{', '.join(space.names)} (it records {', '.join(curve_set.hyperparameters)})"
             )
-        self.runs = fitting
-        self.points = np.array([space.encode(r.hyperparameters) for r in fitting])
-        self.epoch_limit = _epochs_of(static or {})
+        static = {k: v for k, v in (static or {}).items() if k not in space.names}
+        agreeing = [r for r in covering if not _differing(r, static)]
+        self.differing_static = sorted({n for r in covering for n in _differing(r, static)})
+        if agreeing:
+            self.differing_static = []
+        elif strict_static:
+            raise NoRecordedCurve(
+                f"curve set {curve_set.name!r} has no run with the request's values of "
+                f"{', '.join(self.differing_static)}"
+            )
+        self.runs = agreeing or covering
+        self.points = np.array([space.encode(r.hyperparameters) for r in self.runs])
+        self.epoch_limit = infer_max_resource(static)
 
     def nearest(self, config: Mapping[str, str], rng: np.random.Generator) -> tuple[Run, float]:
         """The recorded run closest to `config` (a random one among equals) and its distance."""
@@ -207,10 +229,9 @@ class RecordedCurves:
         return curve
 
 
-def _fits(run: Run, space: SearchSpace, static: Mapping[str, str]) -> bool:
+def _covers(run: Run, space: SearchSpace) -> bool:
     """A run can stand for configurations of `space` when it set every tuned hyperparameter to
-    a value the space can encode, and agrees with the request's statics it recorded (numbers
-    compared as numbers). An epoch count only needs to be at least the request's."""
+    a value the space can encode."""
     hp = run.hyperparameters
     for p in space.params:
         if p.name not in hp:
@@ -218,27 +239,20 @@ def _fits(run: Run, space: SearchSpace, static: Mapping[str, str]) -> bool:
         values = getattr(p, "values", None)
         if values is not None and hp[p.name] not in values:
             return False
-    for name, wanted in static.items():
-        if name.startswith("_") or name not in hp or name in space.names:
-            continue
-        if name in _EPOCH_NAMES:
-            continue
-        if not _same_value(hp[name], wanted):
-            return False
     return True
 
 
-_EPOCH_NAMES = ("epochs", "num_round", "num_epochs", "n_epochs", "max_iter")
-
-
-def _epochs_of(static: Mapping[str, str]) -> int | None:
-    for name in _EPOCH_NAMES:
-        if name in static:
-            try:
-                return int(float(str(static[name]).strip('"')))
-            except ValueError:
-                return None
-    return None
+def _differing(run: Run, static: Mapping[str, str]) -> list[str]:
+    """The request's static hyperparameters the run recorded with another value (numbers
+    compared as numbers; the epoch count is not compared: longer runs are cut short)."""
+    return [
+        name
+        for name, wanted in static.items()
+        if not name.startswith("_")
+        and name in run.hyperparameters
+        and name not in EPOCH_KEYS
+        and not _same_value(run.hyperparameters[name], wanted)
+    ]
 
 
 def _same_value(a: str, b: str) -> bool:
@@ -250,169 +264,175 @@ def _same_value(a: str, b: str) -> bool:
 
 
 # --- loading recorded sets --------------------------------------------------------------------
+#
+# The layout `fixtures/record_curves.py` writes: `<name>.csv.gz`, one row per run and epoch,
+#     config_id, status, epoch, elapsed_seconds, <other *_seconds>, <hyperparameters>, <metrics>
+# (`elapsed_seconds`: wall time since the process started, so start-up is in the first epoch;
+# a run that failed before its first epoch has one row with epoch 0), and `<name>.json`, the
+# manifest, whose `search_space` names the hyperparameter columns and whose
+# `static_hyperparameters` every run shared. A metric missing from an epoch is left empty.
+
+FIXED_COLUMNS = ("config_id", "status", "epoch")
+ELAPSED = "elapsed_seconds"
 
 
 def available_sets(directory: Path = CURVES_DIR) -> list[str]:
     """Names of the recorded curve sets (each a `<name>.json` manifest with its data file)."""
     if not directory.is_dir():
         return []
-    return sorted(p.stem for p in directory.glob("*.json") if _data_file(p) is not None)
+    return sorted(p.stem for p in directory.glob("*.json") if _data_file(p).exists())
 
 
-def _data_file(manifest_path: Path) -> Path | None:
-    manifest = json.loads(manifest_path.read_text())
-    named = manifest.get("file") or manifest.get("data") or f"{manifest_path.stem}.csv.gz"
-    path = manifest_path.parent / str(named)
-    return path if path.exists() else None
+def _data_file(manifest_path: Path) -> Path:
+    return manifest_path.with_name(f"{manifest_path.stem}.csv.gz")
 
 
 def load_set(name: str, directory: Path = CURVES_DIR) -> CurveSet:
     """Load `<directory>/<name>.json` and its gzipped CSV (KeyError naming the known sets)."""
-    manifest_path = Path(name) if name.endswith(".json") else directory / f"{name}.json"
-    if not manifest_path.exists():
+    manifest_path = directory / f"{name}.json"
+    if not manifest_path.exists() or not _data_file(manifest_path).exists():
         known = ", ".join(available_sets(directory)) or "none recorded"
         raise KeyError(f"no curve set {name!r} (known: {known}, or {SYNTHETIC!r})")
     manifest = json.loads(manifest_path.read_text())
-    data = _data_file(manifest_path)
-    if data is None:
-        raise KeyError(f"curve set {name!r}: data file missing")
-    with gzip.open(data, "rt", encoding="utf-8", newline="") as fh:
+    with gzip.open(_data_file(manifest_path), "rt", encoding="utf-8", newline="") as fh:
         runs = parse_runs(csv.DictReader(fh), manifest)
-    return CurveSet(manifest_path.stem, manifest, tuple(runs))
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Which CSV columns hold what (named in the manifest; these are the defaults)."""
-
-    run_id: str = "run_id"
-    epoch: str = "epoch"
-    seconds: str = "epoch_seconds"
-    cumulative_seconds: str = ""
-    hyperparameters: tuple[str, ...] = ()
-    metrics: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, manifest: Mapping[str, Any], header: Sequence[str]) -> Columns:
-        columns = dict(manifest.get("columns") or {})
-        hps = tuple(manifest.get("hyperparameters") or ())
-        metrics = tuple(manifest.get("metrics") or ())
-        prefixed_hp = tuple(h for h in header if h.startswith("hp."))
-        prefixed_metric = tuple(h for h in header if h.startswith("metric."))
-        return cls(
-            run_id=columns.get("run_id", "run_id"),
-            epoch=columns.get("epoch", "epoch"),
-            seconds=columns.get("epoch_seconds", "epoch_seconds" if "epoch_seconds" in header else ""),
-            cumulative_seconds=columns.get(
-                "elapsed_seconds", "elapsed_seconds" if "elapsed_seconds" in header else ""
-            ),
-            hyperparameters=tuple(_names(hps)) or prefixed_hp,
-            metrics=tuple(_names(metrics)) or prefixed_metric,
-        )
-
-
-def _names(entries: Iterable[Any]) -> list[str]:
-    """Manifest lists may hold plain names or objects with a `name`/`column`."""
-    out = []
-    for e in entries:
-        out.append(str(e.get("column") or e.get("name")) if isinstance(e, Mapping) else str(e))
-    return out
-
-
-def _strip(column: str) -> str:
-    for prefix in ("hp.", "metric."):
-        if column.startswith(prefix):
-            return column[len(prefix) :]
-    return column
+    return CurveSet(name, manifest, tuple(runs))
 
 
 def parse_runs(rows: Iterable[Mapping[str, str]], manifest: Mapping[str, Any]) -> list[Run]:
-    """Group CSV rows (one per run and epoch) into runs, epochs in order."""
-    rows = list(rows)
-    if not rows:
-        return []
-    cols = Columns.of(manifest, list(rows[0].keys()))
+    """Group CSV rows into runs, epochs in order; statics from the manifest join each run's
+    hyperparameters. A run that did not complete ends its curve with a `failure`."""
+    hp_names = [str(p["name"]) for p in manifest.get("search_space", [])]
+    static = {str(k): str(v) for k, v in (manifest.get("static_hyperparameters") or {}).items()}
     grouped: dict[str, list[Mapping[str, str]]] = {}
     for row in rows:
-        grouped.setdefault(row[cols.run_id], []).append(row)
+        grouped.setdefault(row["config_id"], []).append(row)
     runs = []
-    for run_id, epochs in grouped.items():
-        epochs.sort(key=lambda r: int(float(r[cols.epoch])))
-        first = epochs[0]
-        hyperparameters = {_strip(h): first[h] for h in cols.hyperparameters if first.get(h, "")}
-        values = {
-            _strip(m): [float(r[m]) for r in epochs if r.get(m, "") != ""]
-            for m in cols.metrics
-        }
-        runs.append(Run(run_id, hyperparameters, Curve(values, _seconds(epochs, cols))))
+    for run_id, group in grouped.items():
+        first = group[0]
+        metrics = [
+            c
+            for c in first
+            if c not in FIXED_COLUMNS and c not in hp_names and not c.endswith("_seconds")
+        ]
+        epochs = sorted((r for r in group if int(r["epoch"]) > 0), key=lambda r: int(r["epoch"]))
+        values = {m: [_float(r[m]) for r in epochs] for m in metrics}
+        status = first.get("status") or "Completed"
+        curve = Curve(
+            values,
+            _durations([float(r[ELAPSED]) for r in epochs]),
+            failure=None if status == "Completed" else f"Recorded run ended {status}",
+        )
+        runs.append(Run(run_id, {**static, **{h: first[h] for h in hp_names}}, curve))
     return runs
 
 
-def _seconds(epochs: Sequence[Mapping[str, str]], cols: Columns) -> list[float]:
-    if cols.seconds:
-        return [float(r[cols.seconds]) for r in epochs]
-    if cols.cumulative_seconds:
-        elapsed = [float(r[cols.cumulative_seconds]) for r in epochs]
-        return [b - a for a, b in zip([0.0, *elapsed[:-1]], elapsed, strict=True)]
-    raise ValueError("a curve set needs epoch_seconds or elapsed_seconds columns")
+def _durations(elapsed: Sequence[float]) -> list[float]:
+    """Per-epoch seconds from cumulative ones."""
+    return [round(b - a, 6) for a, b in zip([0.0, *elapsed[:-1]], elapsed, strict=True)]
 
 
-def write_set(
-    directory: Path, name: str, runs: Sequence[Run], manifest: Mapping[str, Any]
-) -> Path:
-    """Write runs as `<name>.csv.gz` + `<name>.json` in the layout `load_set` reads."""
-    hps = sorted({k for r in runs for k in r.hyperparameters})
+def _float(text: str) -> float:
+    return float(text) if text else math.nan
+
+
+def write_set(directory: Path, name: str, runs: Sequence[Run], manifest: Mapping[str, Any]) -> Path:
+    """Write runs as `<name>.csv.gz` + `<name>.json` in the layout `load_set` reads (the
+    hyperparameters every run shares become the manifest's static ones)."""
+    shared = {
+        k: v
+        for k, v in runs[0].hyperparameters.items()
+        if all(r.hyperparameters.get(k) == v for r in runs)
+    }
+    hps = sorted({k for r in runs for k in r.hyperparameters} - set(shared))
     metrics = sorted({m for r in runs for m in r.curve.epoch_values})
-    header = ["run_id", "epoch", "epoch_seconds", *hps, *metrics]
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(header)
+    writer.writerow([*FIXED_COLUMNS, ELAPSED, *hps, *metrics])
     for run in runs:
+        status = "Completed" if run.curve.failure is None else "Failed"
+        elapsed = 0.0
         for i, seconds in enumerate(run.curve.epoch_seconds):
+            elapsed += seconds
             writer.writerow(
-                [run.run_id, i + 1, repr(seconds)]
+                [run.run_id, status, i + 1, repr(elapsed)]
                 + [run.hyperparameters.get(h, "") for h in hps]
                 + [_at(run.curve.epoch_values.get(m, []), i) for m in metrics]
+            )
+        if not run.curve.epoch_seconds:
+            writer.writerow(
+                [run.run_id, status, 0, "", *(run.hyperparameters.get(h, "") for h in hps)]
             )
     directory.mkdir(parents=True, exist_ok=True)
     with gzip.open(directory / f"{name}.csv.gz", "wt", encoding="utf-8") as fh:
         fh.write(text.getvalue())
-    full = {**manifest, "file": f"{name}.csv.gz", "hyperparameters": hps, "metrics": metrics}
+    full = {
+        **manifest,
+        "name": name,
+        "static_hyperparameters": shared,
+        "search_space": [{"name": h} for h in hps],
+    }
     path = directory / f"{name}.json"
     path.write_text(json.dumps(full, indent=2) + "\n")
     return path
 
 
 def _at(values: Sequence[float], i: int) -> str:
-    return repr(values[i]) if i < len(values) else ""
+    return repr(values[i]) if i < len(values) and math.isfinite(values[i]) else ""
+
+
+def space_of(manifest: Mapping[str, Any]) -> SearchSpace:
+    """The search space a curve set was recorded over, from its manifest's `search_space`."""
+    ranges: dict[str, list[dict[str, Any]]] = {
+        "ContinuousParameterRanges": [],
+        "IntegerParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
+    for p in manifest.get("search_space", []):
+        if p.get("kind") == "categorical":
+            ranges["CategoricalParameterRanges"].append({"Name": p["name"], "Values": p["values"]})
+            continue
+        kind = (
+            "IntegerParameterRanges" if p.get("kind") == "integer" else "ContinuousParameterRanges"
+        )
+        ranges[kind].append(
+            {
+                "Name": p["name"],
+                "MinValue": str(p["low"]),
+                "MaxValue": str(p["high"]),
+                "ScalingType": "Logarithmic" if p.get("scale") == "log" else "Linear",
+            }
+        )
+    return SearchSpace.from_parameter_ranges(ranges)
 
 
 # --- fidelity -------------------------------------------------------------------------------
 
 
-def leave_one_out_error(
-    curve_set: CurveSet, space: SearchSpace, metric: str
-) -> dict[str, float]:
+def leave_one_out_error(curve_set: CurveSet, space: SearchSpace, metric: str) -> dict[str, float]:
     """How well nearest-neighbour replay predicts a run it has never seen: each run's final
-    `metric` against that of its nearest other run. Mean and median absolute error, and the
-    spread of the finals (the error of always answering the mean) for scale."""
+    `metric` against that of its nearest other run. Mean and median absolute error, the error
+    of always answering the mean (for scale), and the Spearman rank correlation of predicted
+    and true finals (what a tuner's choices depend on)."""
     runs = [
         r
         for r in curve_set.runs
-        if _fits(r, space, {}) and r.curve.epoch_values.get(metric)
+        if _covers(r, space) and np.isfinite(r.curve.epoch_values.get(metric, [np.nan])[-1])
     ]
-    if len(runs) < 2:
-        raise NoRecordedCurve(f"fewer than two runs record {metric!r}")
+    if len(runs) < 3:
+        raise NoRecordedCurve(f"fewer than three runs record {metric!r}")
     points = np.array([space.encode(r.hyperparameters) for r in runs])
     finals = np.array([r.curve.epoch_values[metric][-1] for r in runs])
-    errors = []
+    predicted = np.empty_like(finals)
     for i in range(len(runs)):
         distances = np.linalg.norm(points - points[i], axis=1)
         distances[i] = np.inf
-        errors.append(abs(finals[int(distances.argmin())] - finals[i]))
+        predicted[i] = finals[int(distances.argmin())]
+    errors = np.abs(predicted - finals)
     return {
         "runs": float(len(runs)),
-        "mean_abs_error": float(np.mean(errors)),
+        "mean_abs_error": float(errors.mean()),
         "median_abs_error": float(np.median(errors)),
         "baseline_mean_abs_error": float(np.mean(np.abs(finals - finals.mean()))),
+        "spearman": float(spearmanr(predicted, finals).statistic),
     }

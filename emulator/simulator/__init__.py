@@ -1,0 +1,1 @@
+"""Tuning jobs in virtual time: the real tuner and store, training jobs replayed from curves."""
