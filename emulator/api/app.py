@@ -27,6 +27,7 @@ from emulator.errors import (
     InternalFailure,
     RequestEntityTooLarge,
     ServiceUnavailable,
+    UnknownOperationException,
 )
 from emulator.ids import request_id
 from emulator.records import JobRecords
@@ -87,6 +88,10 @@ async def root(request: web.Request) -> web.StreamResponse:
     if service not in (None, "sagemaker"):
         return await aws.handle(request, service)
     if request.method != "POST":
+        if target:
+            raise UnknownOperationException(
+                f"SageMaker operations are called with POST /, not {request.method}."
+            )
         return control.index(request)
     body = await request.read()
     if len(body) > request.app[CONTEXT].settings.max_body_bytes:

@@ -35,9 +35,18 @@ def parse_body(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        params = json.loads(body)
+        params = json.loads(body, parse_constant=_refuse_constant)
+    except SerializationException:
+        raise
     except (ValueError, RecursionError) as exc:
         raise SerializationException(f"The request body is not valid JSON: {exc}") from exc
     if not isinstance(params, dict):
         raise SerializationException("The request body must be a JSON object.")
     return params
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON; Python's parser would take them, AWS's does not."""
+    raise SerializationException(
+        f"The request body is not valid JSON: {name} is not a JSON number."
+    )

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from emulator.api.dispatch import OPERATIONS
 from tests.api.test_invalid_requests import SEED_TRAINING, SEED_TUNING, seed, wait_until_idle
 from tests.conftest import Server, start_server
-from tests.fuzz.corpus import CASES, LIMIT, NAN_FIX, Case
+from tests.fuzz.corpus import CASES, LIMIT, Case
 from tests.requests import training_request, tuning_request
 
 EXAMPLES = int(os.environ.get("AMT_FUZZ_EXAMPLES", "200"))
@@ -352,7 +352,6 @@ def non_finite_number(draw: st.DrawFn) -> tuple[str, bytes]:
     return f"SageMaker.{operation}", json.dumps(replaced(params, path, value)).encode()
 
 
-@pytest.mark.xfail(strict=True, reason=NAN_FIX)
 @FUZZ
 @given(request=non_finite_number())
 def test_non_finite_numbers(scratch_server: Server, request: tuple[str, bytes]) -> None:
