@@ -36,7 +36,12 @@ class MetricExtractor:
 
     def extract(self, line: str) -> list[tuple[str, float]]:
         """The (name, value) points in one output line, in definition order."""
+        return self.scan(line)[0]
+
+    def scan(self, line: str) -> tuple[list[tuple[str, float]], list[tuple[str, str]]]:
+        """The finite points in a line, and the (name, text) matches that were not numbers."""
         points: list[tuple[str, float]] = []
+        skipped: list[tuple[str, str]] = []
         for name, pattern in self.patterns:
             match = pattern.search(line)
             if match is None:
@@ -44,10 +49,10 @@ class MetricExtractor:
             text = match.group(1) if pattern.groups else match.group(0)
             value = parse_number(text)
             if value is None:
-                log.debug("metric %s: %r in %r is not a finite number", name, text, line)
+                skipped.append((name, str(text)))
             else:
                 points.append((name, value))
-        return points
+        return points, skipped
 
 
 def parse_number(text: str | None) -> float | None:

@@ -206,8 +206,13 @@ class _Attempt:
         now = self.ctx.clock.now()
         self.tail.append(line)
         await self.reporter.log(line, now)
-        for name, value in self.extractor.extract(line):
+        points, skipped = self.extractor.scan(line)
+        for name, value in points:
             await self.reporter.metric(name, value, now)
+        for name, text in skipped:
+            await self.reporter.log(
+                f"[amt] metric {name}: {text!r} is not a finite number; skipped", now
+            )
 
     async def finish(self, outcome: Outcome, upload: Uploader) -> Terminal:
         """Upload what the outcome calls for and name the terminal status."""

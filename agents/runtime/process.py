@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -31,6 +32,8 @@ MAX_LINE = 64 * 1024
 CHUNK = 64 * 1024
 OPT_ML = Path("/opt/ml")
 DRAIN_SECONDS = 5.0
+TOKEN_VARIABLE = "AMT_JOB_TOKEN"
+"""Marks every process of one job, so those that leave its process group are found too."""
 POLL_SECONDS = 0.02
 PROC = Path("/proc")
 MOUNT_SCRIPT = 'mkdir -p /opt/ml && mount --bind "$0" /opt/ml && cd "$1" && shift && exec "$@"'
@@ -126,14 +129,44 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
-async def kill_group(pgid: int, clock: Clock) -> None:
-    """SIGKILL the whole group and wait (at most DRAIN_SECONDS) until none of it runs:
-    a killed grandchild dies a moment after its parent, and must not outlive the job."""
+async def kill_group(pgid: int, clock: Clock, token: str | None = None) -> None:
+    """SIGKILL the whole group — and, with a token, every process carrying it in its
+    environment (a descendant that called setsid left the group) — and wait (at most
+    DRAIN_SECONDS) until none of it runs: nothing may outlive the job."""
     for _ in range(int(DRAIN_SECONDS / POLL_SECONDS)):
         _signal_group(pgid, signal.SIGKILL)
-        if not await asyncio.to_thread(group_alive, pgid):
+        escaped = await asyncio.to_thread(carrying, token) if token else []
+        for pid in escaped:
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if not escaped and not await asyncio.to_thread(group_alive, pgid):
             return
         await clock.sleep(POLL_SECONDS)
+
+
+def carrying(token: str) -> list[int]:
+    """Live processes whose environment holds this job's token."""
+    needle = f"{TOKEN_VARIABLE}={token}".encode()
+    found = []
+    for entry in PROC.iterdir() if PROC.is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if state not in ("Z", "X"):
+                    found.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+async def reaped(proc: asyncio.subprocess.Process, clock: Clock) -> int:
+    """The exit code once the program itself has exited, even while a child it left
+    behind still holds its output pipe (`proc.wait()` would wait for the pipe too)."""
+    while proc.returncode is None:
+        await clock.sleep(POLL_SECONDS)
+    return proc.returncode
 
 
 async def within(task: asyncio.Future[Any], seconds: float, clock: Clock) -> bool:
@@ -188,9 +221,10 @@ class ProcessRuntime:
         argv, cwd = list(launch.argv), launch.cwd
         if await self.uses_namespace():
             argv, cwd = in_mount_namespace(argv, launch.host_dir, cwd), str(launch.host_dir)
+        token = uuid.uuid4().hex
         proc = await asyncio.create_subprocess_exec(
             *die_with_agent(argv),
-            env=launch.env,
+            env={**launch.env, TOKEN_VARIABLE: token},
             cwd=cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
@@ -200,7 +234,7 @@ class ProcessRuntime:
         assert proc.stdout is not None
         pgid = proc.pid
         reader = asyncio.create_task(pump(proc.stdout, on_line), name=f"pump-{pgid}")
-        exited = asyncio.create_task(proc.wait(), name=f"wait-{pgid}")
+        exited = asyncio.create_task(reaped(proc, clock), name=f"wait-{pgid}")
         stopper = asyncio.create_task(stop(), name=f"stop-{pgid}")
         timer = asyncio.create_task(clock.sleep(max_runtime), name=f"timer-{pgid}")
         try:
@@ -212,13 +246,13 @@ class ProcessRuntime:
                 if not await within(exited, grace, clock):
                     _signal_group(pgid, signal.SIGKILL)
                     await exited
-            await kill_group(pgid, clock)
+            await kill_group(pgid, clock, token)
             # A descendant that left the group may hold the pipe open: do not wait forever.
             if await within(reader, DRAIN_SECONDS, clock):
                 reader.result()
             return Outcome(proc.returncode, reason)
         except Exception:
-            await kill_group(pgid, clock)
+            await kill_group(pgid, clock, token)
             raise
         finally:
             _signal_group(pgid, signal.SIGKILL)

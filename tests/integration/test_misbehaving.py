@@ -128,29 +128,13 @@ def test_a_program_ignoring_sigterm_is_killed_after_the_grace(server: Server) ->
     assert_all_gone([pid])
 
 
-EXIT_FIX = (
-    "agents/runtime/process.py: asyncio's proc.wait() returns only once stdout is closed, so "
-    "a program that exits leaving children (which hold the pipe) never ends its job"
-)
-ESCAPE_FIX = (
-    "agents/runtime/process.py: a descendant that left the process group (setsid) is never "
-    "killed, and holds the stdout pipe, so the job never ends"
-)
-
-
 @pytest.mark.parametrize(
     ("program", "status"),
     [
-        pytest.param(
-            "fork-tree-exit", "Completed", marks=pytest.mark.xfail(strict=True, reason=EXIT_FIX)
-        ),
+        ("fork-tree-exit", "Completed"),
         ("fork-tree-wait", "Stopped"),
-        pytest.param(
-            "fork-escape-exit", "Completed", marks=pytest.mark.xfail(strict=True, reason=ESCAPE_FIX)
-        ),
-        pytest.param(
-            "fork-escape-wait", "Stopped", marks=pytest.mark.xfail(strict=True, reason=ESCAPE_FIX)
-        ),
+        ("fork-escape-exit", "Completed"),
+        ("fork-escape-wait", "Stopped"),
     ],
 )
 def test_no_descendant_outlives_its_job(server: Server, program: str, status: str) -> None:
@@ -203,10 +187,6 @@ def test_non_finite_metric_values_are_not_stored(server: Server) -> None:
     assert final.get("loss") == 0.25
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the runner must say in the job log that it skipped a value (agents/runner.py)",
-)
 def test_skipped_metric_values_are_named_in_the_job_log(server: Server) -> None:
     run(server, "bad-metrics-log", "bad-metrics")
     server.wait_training("bad-metrics-log", timeout=60)
