@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 
 GROUP = "/aws/sagemaker/TrainingJobs"
 NAMESPACE = "/aws/sagemaker/TrainingJobs"
+MAX_JOB_LOG_BYTES = 4 * 1024 * 1024
+"""moto keeps log events in memory: beyond this much per job, lines go to the job's log file
+only, so a program flooding its output cannot fill the server's memory."""
 
 
 class Backends(Protocol):
@@ -28,6 +31,7 @@ class CloudWatchSink:
         self.backends = backends
         self._streams: dict[str, str] = {}
         self._group_ready = False
+        self._bytes: dict[str, int] = {}
 
     def stream_of(self, job: str, ts: float) -> str:
         """The job's log stream, named after the moment its first line arrived."""
@@ -45,6 +49,15 @@ class CloudWatchSink:
         return stream
 
     def log(self, job: str, ts: float, line: str) -> None:
+        used = self._bytes.get(job, 0)
+        if used > MAX_JOB_LOG_BYTES:
+            return
+        self._bytes[job] = used + len(line)
+        if self._bytes[job] > MAX_JOB_LOG_BYTES:
+            line = (
+                f"[amt] this job's log passed {MAX_JOB_LOG_BYTES // 2**20} MiB: further lines "
+                "are kept only in the emulator's log file for the job"
+            )
         try:
             stream = self.stream_of(job, ts)
             event = {"timestamp": int(ts * 1000), "message": line}

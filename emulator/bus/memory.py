@@ -10,25 +10,64 @@ from emulator.bus.base import topic_matches
 from emulator.domain.events import Event
 
 _Item = tuple[str, Event]
+BULK_TOPICS = ("/logs", "/metrics")
+"""Events a training program can produce faster than they are applied: their publishers wait."""
+HIGH_WATER = 64
+LOW_WATER = 16
+"""Queue lengths (events) at which bulk publishers wait / resume: with 64 KiB log lines at
+most, a flood holds a few MiB of the server's memory, not the whole flood."""
+
+
+class Inbox(asyncio.Queue[_Item]):
+    """A subscription's queue. It never refuses an event (control messages must not block the
+    consumer that publishes them), but publishers of bulk events wait while it is long: that is
+    the backpressure that keeps a flooding training program from filling the server's memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._room = asyncio.Event()
+        self._room.set()
+        self.closed = False
+
+    def close(self) -> None:
+        """The subscription ended: nobody will drain it, so nobody may wait for it."""
+        self.closed = True
+        self._room.set()
+
+    def get_nowait(self) -> _Item:
+        item = super().get_nowait()
+        if self.qsize() <= LOW_WATER:
+            self._room.set()
+        return item
+
+    async def wait_for_room(self) -> None:
+        while self.qsize() > HIGH_WATER and not self.closed:
+            self._room.clear()
+            await self._room.wait()
 
 
 class InProcessBus:
     """Delivery is in order per subscription and never lost while subscribed."""
 
     def __init__(self) -> None:
-        self._subs: list[tuple[tuple[str, ...], asyncio.Queue[_Item]]] = []
+        self._subs: list[tuple[tuple[str, ...], Inbox]] = []
         self._retained: dict[str, Event] = {}
 
     async def publish(self, topic: str, event: Event, *, retain: bool = False) -> None:
         if retain:
             self._retained[topic] = event
-        for filters, queue in self._subs:
-            if any(topic_matches(f, topic) for f in filters):
-                queue.put_nowait((topic, event))
+        receivers = [
+            q for filters, q in self._subs if any(topic_matches(f, topic) for f in filters)
+        ]
+        for queue in receivers:
+            queue.put_nowait((topic, event))
+        if topic.endswith(BULK_TOPICS):
+            for queue in receivers:
+                await queue.wait_for_room()
 
     @asynccontextmanager
     async def subscribe(self, *filters: str) -> AsyncIterator[AsyncIterator[_Item]]:
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
+        queue = Inbox()
         for topic, event in self._retained.items():
             if any(topic_matches(f, topic) for f in filters):
                 queue.put_nowait((topic, event))
@@ -38,6 +77,7 @@ class InProcessBus:
             yield drain_queue(queue)
         finally:
             self._subs.remove(entry)
+            queue.close()
 
 
 async def drain_queue(queue: asyncio.Queue[_Item]) -> AsyncIterator[_Item]:
