@@ -62,6 +62,8 @@ class ControlPlane:
         await self.ctx.command(action, name)
 
     async def handle(self, event: Event) -> None:
+        if isinstance(event, TrainingStatus | TrainingMetric | TrainingLog):
+            self.scheduler.seen_job(event.job)
         if isinstance(event, TrainingStatus):
             row = self.ingest.status(event)
             if row is not None and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING:

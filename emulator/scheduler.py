@@ -69,6 +69,7 @@ class Scheduler:
         self.clock = clock
         self.on_ended = on_ended
         self.agents: dict[str, AgentInfo] = {}
+        self._agent_of: dict[str, str] = {}
 
     def on_heartbeat(self, beat: AgentHeartbeat) -> list[Row]:
         """Record an agent's heartbeat; returns its jobs it no longer runs (they were lost)."""
@@ -95,6 +96,18 @@ class Scheduler:
             ),
             LOST_JOB.format(beat.agent),
         )
+
+    def seen_job(self, job: str) -> None:
+        """Any event about a job proves its agent alive (a busy agent's heartbeat may queue
+        behind a flood of that job's log lines)."""
+        agent = self._agent_of.get(job)
+        if agent is None:
+            row = self.store.get_training_job(job)
+            agent = str(row.meta.get("agent") or "") if row else ""
+            self._agent_of[job] = agent
+        info = self.agents.get(agent)
+        if info is not None and info.online:
+            info.last_seen = self.clock.now()
 
     def silent_agents(self) -> list[Row]:
         """Agents not heard from for 3 heartbeat periods are lost, with their jobs."""
@@ -149,6 +162,7 @@ class Scheduler:
     async def _assign(self, row: Row, agent: str) -> None:
         row.meta["agent"] = agent
         row.meta["assigned_at"] = self.clock.now()
+        self._agent_of[row.doc["TrainingJobName"]] = agent
         if row.doc["SecondaryStatus"] == "Pending":
             self.records.move(row, "Starting", "Preparing the instances for training")
         else:

@@ -37,6 +37,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -99,6 +100,9 @@ class AwsServices:
         self._s3_lock = threading.Lock()
         self._mirror = S3Mirror(data_dir / "s3") if data_dir is not None else None
         self._restored = False
+        # moto's own threads: agents in this process upload to us from the default pool, and
+        # sharing it deadlocked once every default thread waited on an S3 request of ours.
+        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="moto")
         forced = os.environ.get("MOTO_ACCOUNT_ID")
         if forced and forced != account:
             log.warning("MOTO_ACCOUNT_ID=%s overrides the configured account %s", forced, account)
@@ -122,7 +126,8 @@ class AwsServices:
         """Serve `request` (body not yet read) with moto's backend for `service`."""
         call = await _call_of(request, service, self.region)
         try:
-            reply = await asyncio.to_thread(self._serve, call)
+            loop = asyncio.get_running_loop()
+            reply = await loop.run_in_executor(self._executor, self._serve, call)
         except Exception as error:
             log.exception("moto failed serving %s %s %s", service, call.method, call.raw_path)
             reply = _internal_failure(call, error)

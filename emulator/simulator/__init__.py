@@ -1,1 +1,6 @@
-"""Tuning jobs in virtual time: the real tuner and store, training jobs replayed from curves."""
+"""Tuning jobs in virtual time: the real tuner and store, training jobs replayed from curves.
+
+engine.Engine(SimulationSettings(...)).run(request, curve_source) -> report.Outcome
+curves.SyntheticCurves / curves.RecordedCurves      where curves come from
+cli.add_simulate_parser / cli.simulate              `amt simulate`
+"""

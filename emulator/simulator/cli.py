@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agents.builtin import builtin_metrics
 from emulator.api.validation import validate_input
 from emulator.domain.documents import definitions_of
 from emulator.errors import EmulatorError
@@ -114,7 +115,7 @@ def _simulate_once(
     settings = SimulationSettings(
         startup_seconds=args.startup, stop_seconds=args.stop_delay, seed=seed
     )
-    engine = Engine(settings)
+    engine = Engine(settings, builtin_metrics=builtin_metrics)
 
     async def run_all() -> report.Outcome:
         outcome = None

@@ -10,10 +10,17 @@ each epoch took. Two sources:
   neighbour** in the tuning job's encoded search space (`SearchSpace.encode`: the unit cube the
   strategies search, log-scaled where the range asks for it, categoricals one-hot) under the
   Euclidean distance. Recorded runs whose static hyperparameters contradict the request's are
-  left out. Ties (repeated recordings of one configuration) are broken with the job's `rng`.
+  left out while others agree (see `RecordedCurves`). A request with fewer epochs than were
+  recorded replays the first ones. Ties (repeated recordings of one configuration) are broken
+  with the job's `rng`.
   `exact=True` refuses anything but a distance of zero: replays of a real tuning job.
   Nearest-neighbour keeps every replayed curve a real one (its noise, plateaus and divergence
-  included); its error is measured by `leave_one_out_error`.
+  included); its error is measured by `leave_one_out_error` (`amt simulate --list` prints it
+  per set). On the first 36 image-classification runs recorded it was 0.19 mean absolute error
+  of the final validation:accuracy (0.34 for always answering the mean; Spearman 0.66), on 27
+  xgboost runs 0.089 of the final validation:logloss (0.17; Spearman 0.75); it shrinks as
+  recordings fill the space. Recorded epoch times are the program's own: the first epoch
+  includes its start-up (imports, data loading); `--startup` adds the platform's.
 """
 
 from __future__ import annotations
@@ -96,7 +103,8 @@ class SyntheticCurves:
 
     Every numeric hyperparameter has an optimum (on a log10 axis for positive values) placed by
     a hash of its name; categorical values add a hashed offset. Quality in (0, 1] sets the final
-    value and how fast the curve approaches it; `noise` (relative) is drawn from the job's rng.
+    value and how fast the curve approaches it; `noise` (absolute, Gaussian) and a 5% jitter of
+    the epoch times are drawn from the job's rng.
     """
 
     metric: str = "validation:accuracy"

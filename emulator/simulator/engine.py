@@ -20,16 +20,17 @@ the parents simulated before them.
 from __future__ import annotations
 
 import heapq
+import sys
 import tempfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from emulator.api.service_rules import check_create_tuning_job
+from emulator.api.service_rules import BuiltinMetrics, check_create_tuning_job
 from emulator.api.validation import validate_input
 from emulator.clock import ManualClock
 from emulator.domain.documents import new_tuning_doc
@@ -61,6 +62,8 @@ class SimulationSettings:
     upload_seconds: float = 0.0
     """Uploading to Completed after the last epoch."""
     seed: int = 0
+    """Draws every job's curve noise and, for a request without RandomSeed, the tuner's seed
+    (a request's RandomSeed fixes the configurations, as on AWS)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,36 @@ class SimJob:
     started: float = 0.0
 
 
+class SimulationStore(Store):
+    """An in-memory store that also keeps every metric series read or written in a dict.
+
+    Early stopping reads every earlier job's objective curve on each objective point
+    (`Store.series_of`, O(jobs x epochs) rows a point): half the time of a 500-job simulation.
+    Points arrive only through `add_metric_point` of this one store, so the copy stays exact;
+    an exception inside a transaction ends the simulation, so a rolled-back point never
+    matters. The tuner and its rules run unchanged on top. (This write-through cache belongs
+    in `Store` itself; the subclass can go once it is there.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__(":memory:")
+        self._series: dict[tuple[str, str], list[float]] = {}
+
+    def add_metric_point(self, job: str, metric: str, ts: float, value: float) -> int:
+        step = super().add_metric_point(job, metric, ts, value)
+        cached = self._series.get((job, metric))
+        if cached is not None:
+            cached.append(float(value))
+        return step
+
+    def series_of(self, jobs: Sequence[str], metric: str, max_step: int) -> dict[str, list[float]]:
+        missing = [j for j in jobs if (j, metric) not in self._series]
+        if missing:
+            for job, values in super().series_of(missing, metric, sys.maxsize).items():
+                self._series[(job, metric)] = values
+        return {j: self._series[(j, metric)][:max_step] for j in jobs}
+
+
 class Engine:
     """Runs tuning jobs in virtual time on one in-memory store; see the module docstring."""
 
@@ -120,10 +153,14 @@ class Engine:
         *,
         clock: ManualClock | None = None,
         store: Store | None = None,
+        builtin_metrics: BuiltinMetrics | None = None,
     ) -> None:
+        """`builtin_metrics`: the metric names built-in algorithm images define (requests
+        for them may name an objective without MetricDefinitions), as the API validates."""
         self.settings = settings or SimulationSettings()
+        self.builtin_metrics = builtin_metrics
         self.clock = clock or ManualClock(START)
-        self.store = store or Store(":memory:")
+        self.store = store or SimulationStore()
         self.records = JobRecords(self.store, self.clock, REGION, ACCOUNT)
         self.ingest = Ingest(self.store, self.records, _logs_dir())
         self.tuner = TunerService(self.store, self.records, self.clock, self._command)
@@ -147,7 +184,10 @@ class Engine:
         """Validate and create a tuning job, and let the tuner launch its first jobs."""
         params = dict(request)
         validate_input("CreateHyperParameterTuningJob", params)
-        check_create_tuning_job(params, lookup_tuning_job=self._lookup)
+        rules: dict[str, BuiltinMetrics] = (
+            {"builtin_metrics": self.builtin_metrics} if self.builtin_metrics else {}
+        )
+        check_create_tuning_job(params, lookup_tuning_job=self._lookup, **rules)
         name = str(params["HyperParameterTuningJobName"])
         self._runs += 1
         self._curves = curves

@@ -50,7 +50,9 @@ class Outcome:
     status_counters: dict[str, int]
     objective_counters: dict[str, int]
     stopped_jobs: int
+    """Training jobs that ended Stopped (early stopping, Hyperband, or the tuning job ending)."""
     early_stopped_jobs: int
+    """Of those, the ones early stopping or Hyperband stopped."""
     completion_reason: str | None
     jobs: list[JobOutcome]
 
