@@ -7,7 +7,9 @@ The tuner issues the same commands it issues in a real run, and the engine answe
     training-created  -> the job's curve is drawn; after the start-up overhead the job moves
                          Downloading -> Training, reports every metric after each epoch (through
                          `Ingest.metric` and `TunerService.on_metric`, exactly as an agent's
-                         reports are applied), then Uploading -> Completed
+                         reports are applied), then Uploading -> Completed (Failed for a
+                         recorded run that failed; MaxRuntimeExceeded when the job's
+                         StoppingCondition runs out first)
     training-stop     -> the job's future events leave the heap; after the stop delay it is
                          Stopped (early stopping, Hyperband, a tuning job that ended)
 
@@ -20,10 +22,9 @@ the parents simulated before them.
 from __future__ import annotations
 
 import heapq
-import sys
 import tempfile
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,36 +115,6 @@ class SimJob:
     started: float = 0.0
 
 
-class SimulationStore(Store):
-    """An in-memory store that also keeps every metric series read or written in a dict.
-
-    Early stopping reads every earlier job's objective curve on each objective point
-    (`Store.series_of`, O(jobs x epochs) rows a point): half the time of a 500-job simulation.
-    Points arrive only through `add_metric_point` of this one store, so the copy stays exact;
-    an exception inside a transaction ends the simulation, so a rolled-back point never
-    matters. The tuner and its rules run unchanged on top. (This write-through cache belongs
-    in `Store` itself; the subclass can go once it is there.)
-    """
-
-    def __init__(self) -> None:
-        super().__init__(":memory:")
-        self._series: dict[tuple[str, str], list[float]] = {}
-
-    def add_metric_point(self, job: str, metric: str, ts: float, value: float) -> int:
-        step = super().add_metric_point(job, metric, ts, value)
-        cached = self._series.get((job, metric))
-        if cached is not None:
-            cached.append(float(value))
-        return step
-
-    def series_of(self, jobs: Sequence[str], metric: str, max_step: int) -> dict[str, list[float]]:
-        missing = [j for j in jobs if (j, metric) not in self._series]
-        if missing:
-            for job, values in super().series_of(missing, metric, sys.maxsize).items():
-                self._series[(job, metric)] = values
-        return {j: self._series[(j, metric)][:max_step] for j in jobs}
-
-
 class Engine:
     """Runs tuning jobs in virtual time on one in-memory store; see the module docstring."""
 
@@ -160,7 +131,7 @@ class Engine:
         self.settings = settings or SimulationSettings()
         self.builtin_metrics = builtin_metrics
         self.clock = clock or ManualClock(START)
-        self.store = store or SimulationStore()
+        self.store = store or Store(":memory:")
         self.records = JobRecords(self.store, self.clock, REGION, ACCOUNT)
         self.ingest = Ingest(self.store, self.records, _logs_dir())
         self.tuner = TunerService(self.store, self.records, self.clock, self._command)

@@ -104,6 +104,9 @@ class Store:
         self._db.executescript(SCHEMA)
         self._depth = 0
         self._lock = threading.RLock()
+        self._series: dict[tuple[str, str], list[float]] = {}
+        """Metric series already read, kept exact by add_metric_point: early stopping reads
+        every earlier job's curve on every objective point."""
 
     def close(self) -> None:
         self._db.close()
@@ -122,6 +125,7 @@ class Store:
                 self._depth -= 1
                 if outer:
                     self._db.execute("ROLLBACK")
+                    self._series.clear()  # it may hold points that were just rolled back
                 raise
             self._depth -= 1
             if outer:
@@ -243,6 +247,8 @@ class Store:
         with self.transaction():
             self._db.execute("DELETE FROM training_jobs WHERE name_key = ?", (name.lower(),))
             self._db.execute("DELETE FROM metric_points WHERE job = ?", (name,))
+            for key in [k for k in self._series if k[0] == name]:
+                del self._series[key]
 
     def training_jobs(self, where: str = "", args: Sequence[Any] = ()) -> list[Row]:
         sql = "SELECT doc, meta FROM training_jobs" + (f" WHERE {where}" if where else "")
@@ -278,6 +284,9 @@ class Store:
             self._db.execute(
                 "INSERT INTO metric_points VALUES (?,?,?,?,?)", (job, metric, step, ts, value)
             )
+            cached = self._series.get((job, metric))
+            if cached is not None:
+                cached.append(float(value))
         return step
 
     def metric_series(self, job: str, metric: str) -> list[tuple[int, float, float]]:
@@ -289,19 +298,20 @@ class Store:
         return [(int(s), float(t), float(v)) for s, t, v in rows]
 
     def series_of(self, jobs: Sequence[str], metric: str, max_step: int) -> dict[str, list[float]]:
-        """The first `max_step` values of one metric for several jobs, in one query."""
-        if not jobs:
-            return {}
-        marks = ",".join("?" * len(jobs))
-        rows = self._db.execute(
-            f"SELECT job, value FROM metric_points WHERE metric = ? AND step <= ? "
-            f"AND job IN ({marks}) ORDER BY job, step",
-            (metric, max_step, *jobs),
-        )
-        series: dict[str, list[float]] = {job: [] for job in jobs}
-        for job, value in rows:
-            series[job].append(float(value))
-        return series
+        """The first `max_step` values of one metric for several jobs (read once, then cached)."""
+        missing = [job for job in jobs if (job, metric) not in self._series]
+        if missing:
+            marks = ",".join("?" * len(missing))
+            for job in missing:
+                self._series[(job, metric)] = []
+            rows = self._db.execute(
+                f"SELECT job, value FROM metric_points WHERE metric = ? "
+                f"AND job IN ({marks}) ORDER BY job, step",
+                (metric, *missing),
+            )
+            for job, value in rows:
+                self._series[(job, metric)].append(float(value))
+        return {job: self._series[(job, metric)][:max_step] for job in jobs}
 
     def final_metrics(self, job: str) -> list[tuple[str, float, float]]:
         """(metric, ts, value) of the last point of every metric of a job."""

@@ -1,0 +1,163 @@
+"""`amt simulate` as a user runs it: a request file, its printed summary, the files it writes."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from emulator.simulator.cli import main
+from tests.requests import tuning_request
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def simulate(capsys: pytest.CaptureFixture[str]) -> Callable[..., Done]:
+    """`amt simulate ARGS` in this process (the command's own entry point, output captured)."""
+
+    def run(*args: str) -> Done:
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    return run
+
+
+def test_the_module_runs_as_a_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "emulator.simulator.cli", "--list"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("synthetic")
+
+
+def spec(tmp_path: Path, **config: object) -> Path:
+    request = tuning_request(
+        "cli-sim",
+        HyperParameterTuningJobConfig={
+            "TrainingJobEarlyStoppingType": "Auto",
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 12, "MaxParallelTrainingJobs": 3},
+            **config,
+        },
+        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "8"}},
+    )
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(request))
+    return path
+
+
+def test_json_summary_has_the_documented_shape(
+    simulate: Callable[..., Done], tmp_path: Path
+) -> None:
+    done = simulate(str(spec(tmp_path)), "--curves", "synthetic", "--seed", "3", "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert set(summary) >= {
+        "best_objective",
+        "total_training_seconds",
+        "wall_seconds",
+        "status_counters",
+        "stopped_jobs",
+        "jobs",
+    }
+    jobs = summary["jobs"]
+    assert len(jobs) == 12
+    assert set(jobs[0]) >= {"hyperparameters", "status", "final_objective", "epochs"}
+    assert set(jobs[0]["hyperparameters"]) == {"learning_rate", "loss"}
+    assert sum(summary["status_counters"].values()) == 12
+    assert summary["stopped_jobs"] == summary["status_counters"]["Stopped"]
+    finals = [j["final_objective"] for j in jobs if j["final_objective"] is not None]
+    assert summary["best_objective"] == max(finals)
+    assert all(1 <= j["epochs"] <= 8 for j in jobs)
+    again = simulate(str(spec(tmp_path)), "--curves", "synthetic", "--seed", "3", "--json")
+    strip = [{k: v for k, v in j.items() if k != "name"} for j in jobs]
+    assert strip == [
+        {k: v for k, v in j.items() if k != "name"} for j in json.loads(again.stdout)["jobs"]
+    ]
+
+
+def test_console_output_csv_and_seeds(simulate: Callable[..., Done], tmp_path: Path) -> None:
+    table = tmp_path / "analytics.csv"
+    done = simulate(str(spec(tmp_path)), "--startup", "120", "--csv", str(table))
+    assert done.returncode == 0, done.stderr
+    for label in ("Best objective", "Training jobs", "Total training time", "Wall-clock time"):
+        assert label in done.stdout
+    with table.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 12
+    assert {"learning_rate", "loss", "FinalObjectiveValue", "TrainingJobStatus"} <= set(rows[0])
+    many = simulate(str(spec(tmp_path)), "--seeds", "3", "--json")
+    result = json.loads(many.stdout)
+    assert result["seeds"] == [0, 1, 2]
+    assert len(result["runs"]) == 3
+    low, mid, high = (result[k]["best_objective"] for k in ("min", "median", "max"))
+    assert low <= mid <= high
+
+
+def test_list_and_errors(simulate: Callable[..., Done], tmp_path: Path) -> None:
+    listed = simulate("--list")
+    assert listed.returncode == 0
+    assert listed.stdout.startswith("synthetic")
+    missing = simulate(str(spec(tmp_path)), "--curves", "no-such-set")
+    assert missing.returncode == 2
+    assert "no curve set 'no-such-set'" in missing.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(tuning_request("x", HyperParameterTuningJobConfig=None)))
+    invalid = simulate(str(bad))
+    assert invalid.returncode == 2 and "amt simulate:" in invalid.stderr
+
+
+def test_a_list_of_requests_runs_parents_before_their_warm_start_child(
+    simulate: Callable[..., Done], tmp_path: Path
+) -> None:
+    parent = tuning_request("cli-parent")
+    child = tuning_request(
+        "cli-child",
+        WarmStartConfig={
+            "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "cli-parent"}],
+            "WarmStartType": "IdenticalDataAndAlgorithm",
+        },
+    )
+    path = tmp_path / "family.json"
+    path.write_text(json.dumps([parent, child]))
+    done = simulate(str(path), "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["name"] == "cli-child"
+    alone = tmp_path / "orphan.json"
+    alone.write_text(json.dumps(child))
+    orphan = simulate(str(alone))
+    assert orphan.returncode == 2 and "cli-parent" in orphan.stderr
+
+
+def test_plot_is_written_or_refused_without_matplotlib(
+    simulate: Callable[..., Done], tmp_path: Path
+) -> None:
+    picture = tmp_path / "plot.png"
+    done = simulate(str(spec(tmp_path)), "--plot", str(picture))
+    if importlib.util.find_spec("matplotlib") is None:
+        assert done.returncode == 2 and "matplotlib" in done.stderr
+        assert not picture.exists() and done.stdout == ""
+    else:
+        assert done.returncode == 0, done.stderr
+        assert picture.read_bytes().startswith(b"\x89PNG")
