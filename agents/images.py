@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.contract import ClientError, decode_value, to_cmd_args, user_hyperparameters
+from emulator.domain.builtin import builtin_for
 
 FRAMEWORK_REPOS = re.compile(
     r"/(pytorch-training|mxnet-training|tensorflow-training|sagemaker-scikit-learn|"
@@ -95,6 +96,9 @@ def plan(job: Mapping[str, Any], images: Mapping[str, str], python: str) -> Plan
     if command is not None:
         argv = list(spec.get("ContainerEntrypoint") or shlex.split(command))
         return Plan(argv + list(spec.get("ContainerArguments") or []))
+    algorithm = builtin_for(image, program=_toolkit_setting(job, PROGRAM))
+    if algorithm is not None:  # a built-in algorithm: its local stand-in in fixtures/
+        return Plan(algorithm.argv(python))
     if is_framework_image(image):
         return script_plan(job, image, python)
     raise ImageError(

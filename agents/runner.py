@@ -31,6 +31,7 @@ from agents.runtime.base import MAX_RUNTIME, Launch, Outcome, Runtime
 from agents.runtime.docker import ContainerSpec, DockerRuntime
 from agents.runtime.process import ProcessRuntime
 from emulator.clock import Clock
+from emulator.domain.builtin import metric_definitions_for
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,6 @@ class _Attempt:
     ) -> None:
         spec = job.get("AlgorithmSpecification") or {}
         self.job, self.ctx, self.reporter, self.stop = job, ctx, reporter, stop
-        self.extractor = MetricExtractor.from_definitions(spec.get("MetricDefinitions") or [])
         self.runtime: Runtime
         if ctx.runtime_kind == "docker":
             # The image runs its own program: no --image mapping, no script-mode plan.
@@ -145,6 +145,9 @@ class _Attempt:
         else:
             self.plan = images.plan(job, ctx.images, ctx.python)
             self.runtime = ctx.runtime or ProcessRuntime(ctx.use_mount_namespace)
+        # A built-in algorithm's official metric definitions apply when the request has none.
+        definitions = metric_definitions_for(spec, self.plan.program or None)
+        self.extractor = MetricExtractor.from_definitions(definitions)
         self.host_dir = contract.job_dir(ctx.work_dir, job)
         self.tail: deque[str] = deque(maxlen=LOG_TAIL)
 

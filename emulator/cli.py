@@ -149,6 +149,7 @@ def agent(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from agents.main import add_agent_parser
+    from emulator.simulator.cli import add_simulate_parser, simulate
 
     parser = argparse.ArgumentParser(prog="amt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     listing = sub.add_parser("agents", help="list the agents connected to a server")
     listing.add_argument("--endpoint", default=f"http://127.0.0.1:{DEFAULT_PORT}")
     _client_parsers(sub)
+    add_simulate_parser(sub)
     args = parser.parse_args(argv)
     commands = {
         "serve": serve,
@@ -166,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         "describe": client_command,
         "watch": client_command,
         "report": client_command,
+        "simulate": simulate,
     }
     try:
         return commands[args.command](args)

@@ -13,6 +13,7 @@ from emulator.api.context import (
     require_in_progress,
 )
 from emulator.api.service_rules import check_create_tuning_job
+from emulator.domain.builtin import builtin_metrics
 from emulator.domain.documents import new_tuning_doc
 from emulator.domain.status import TERMINAL_TUNING
 from emulator.domain.summary import training_summary
@@ -26,7 +27,9 @@ def _lookup_doc(ctx: ApiContext, name: str) -> dict[str, Any] | None:
 
 
 async def create_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    check_create_tuning_job(params, lookup_tuning_job=lambda n: _lookup_doc(ctx, n))
+    check_create_tuning_job(
+        params, lookup_tuning_job=lambda n: _lookup_doc(ctx, n), builtin_metrics=builtin_metrics
+    )
     name = params["HyperParameterTuningJobName"]
     if ctx.store.get_tuning_job(name) is not None:
         raise ResourceInUse(

@@ -18,8 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from agents.builtin import builtin_metrics
 from emulator.api.validation import validate_input
+from emulator.domain.builtin import builtin_metrics
 from emulator.domain.documents import definitions_of
 from emulator.errors import EmulatorError
 from emulator.simulator import report

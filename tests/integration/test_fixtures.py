@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from agents import images
-from agents.builtin import builtin_for
 from agents.metrics import MetricExtractor
+from emulator.domain.builtin import builtin_for
 
 ROOT = Path(__file__).resolve().parents[2]
 IC_IMAGE = "433757028032.dkr.ecr.us-west-2.amazonaws.com/image-classification:1"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from agents.builtin import builtin_for, builtin_metrics, metric_definitions_for, repository
 from agents.metrics import MetricExtractor
+from emulator.domain.builtin import builtin_for, builtin_metrics, metric_definitions_for, repository
 from fixtures.algorithms.image_classification import print_metrics
 from fixtures.algorithms.xgboost_tabular import round_line
 

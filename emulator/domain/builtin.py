@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "algorithms"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "algorithms"
 REPOSITORY = re.compile(r"^(?:[^/]+/)*(?P<name>[^/:@]+)(?::[^/:@]+)?(?:@[^/]+)?$")
 XGBOOST_REGEX = r".*\[[0-9]+\].*#011{}:([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?).*"
 XGBOOST_METRICS = (
