@@ -80,8 +80,9 @@ class TunerService:
         if row.meta.get("ending"):
             await self._wind_down(row, active)
             return
-        if await self._launch(row, children, len(active)):
-            self._refresh(row, self.store.children(row.doc["HyperParameterTuningJobName"]))
+        started = await self._launch(row, children, len(active))
+        if started:
+            self._refresh(row, children + started)
         self.store.update_tuning_job(row)
 
     async def on_metric(self, row: Row, metric: str, step: int, value: float) -> None:
@@ -235,8 +236,8 @@ class TunerService:
             doc["LastModifiedTime"] = now
         self.store.update_tuning_job(row)
 
-    async def _launch(self, row: Row, children: list[Row], active: int) -> int:
-        """Start as many children as the limits allow; how many were started."""
+    async def _launch(self, row: Row, children: list[Row], active: int) -> list[Row]:
+        """Start as many children as the limits allow; the children started."""
         doc = row.doc
         limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
         slots = min(
@@ -244,17 +245,16 @@ class TunerService:
             _max_jobs(row) - _counted(children),
         )
         if slots <= 0:
-            return 0
-        started = 0
+            return []
+        started: list[Row] = []
         params = self._request(row)
         for lost in _unreplaced_failures(children)[:slots]:
             definition = _definition_named(params, lost.meta.get("definition"))
-            lost.meta["replaced_by"] = await self._start_child(
-                row, params, definition, dict(lost.meta["tuned"])
-            )
+            replacement = await self._start_child(row, params, definition, dict(lost.meta["tuned"]))
+            lost.meta["replaced_by"] = replacement.doc["TrainingJobName"]
             self.store.update_training_job(lost)
-            slots -= 1
-            started += 1
+            started.append(replacement)
+        slots -= len(started)
         if slots <= 0:
             return started
         seed = row.meta.setdefault("seed", _seed_of(doc))
@@ -263,8 +263,8 @@ class TunerService:
         if not choices:
             row.meta["exhausted"] = True
         for definition, tuned in choices:
-            await self._start_child(row, params, definition, tuned)
-        return started + len(choices)
+            started.append(await self._start_child(row, params, definition, tuned))
+        return started
 
     def _suggest(
         self,
@@ -303,7 +303,7 @@ class TunerService:
         params: dict[str, Any],
         definition: dict[str, Any],
         tuned: dict[str, str],
-    ) -> str:
+    ) -> Row:
         doc = row.doc
         index = int(row.meta.get("launched", 0)) + 1
         row.meta["launched"] = index
@@ -323,10 +323,10 @@ class TunerService:
             "definition": definition.get("DefinitionName"),
         }
         with self.store.transaction():
-            self.records.create_training(child, meta)
+            created = self.records.create_training(child, meta)
             self.store.update_tuning_job(row)
         await self.command("training-created", name)
-        return name
+        return created
 
     def _request(self, row: Row) -> dict[str, Any]:
         """The tuning request as created (definitions without Describe's additions)."""
