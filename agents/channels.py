@@ -41,7 +41,11 @@ def local_path(uri: str) -> Path:
     return Path(unquote(urlparse(uri).path)) if uri.startswith("file://") else Path(uri)
 
 
-def s3_client(endpoint_url: str | None, region: str) -> Any:
+def s3_client(
+    endpoint_url: str | None,
+    region: str,
+    credentials: tuple[str, str] = ("amt-emulator", "amt-emulator"),
+) -> Any:
     """A boto3 S3 client on our endpoint; the credentials only have to look valid to moto."""
     import boto3
 
@@ -50,8 +54,8 @@ def s3_client(endpoint_url: str | None, region: str) -> Any:
         "s3",
         endpoint_url=endpoint_url,
         region_name=region,
-        aws_access_key_id="amt-emulator",
-        aws_secret_access_key="amt-emulator",
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
     )
 
 

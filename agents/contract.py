@@ -234,6 +234,7 @@ def environment(
     *,
     region: str,
     endpoint_url: str | None,
+    credentials: tuple[str, str] = (DUMMY_CREDENTIAL, DUMMY_CREDENTIAL),
     entry_point: str = "",
     module_dir: str | None = None,
 ) -> dict[str, str]:
@@ -261,8 +262,8 @@ def environment(
             "CUDA_VISIBLE_DEVICES": ",".join(str(i) for i in resources.gpu_ids),
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIAL,
-            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIAL,
+            "AWS_ACCESS_KEY_ID": credentials[0],
+            "AWS_SECRET_ACCESS_KEY": credentials[1],
         }
     )
     if layout.container_dir != Path("/opt/ml"):

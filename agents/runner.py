@@ -79,6 +79,8 @@ class AgentContext:
     uploader: Uploader | None = None
     """None = boto3 on s3_endpoint_url for s3:// (a copy for file://)."""
     runtime: Runtime | None = None
+    credentials: tuple[str, str] = ("amt-emulator", "amt-emulator")
+    """(access key, secret) the agent and its training programs sign requests to us with."""
     runtime_kind: str = "process"
     """"process", or "docker": each job's TrainingImage runs in a container of its own."""
     """None = a ProcessRuntime honouring use_mount_namespace."""
@@ -155,7 +157,7 @@ class _Attempt:
         layout = JobLayout(self.host_dir, await self.runtime.container_dir(self.host_dir))
         await self.reporter.status("Downloading", "Downloading input data")
         client = await asyncio.to_thread(
-            channels.s3_client, self.ctx.s3_endpoint_url, self.ctx.region
+            channels.s3_client, self.ctx.s3_endpoint_url, self.ctx.region, self.ctx.credentials
         )
         await asyncio.to_thread(self.prepare, layout, client)
         upload = self.ctx.uploader or artifacts.uri_uploader(client)
@@ -186,6 +188,7 @@ class _Attempt:
             HostResources(ctx.num_cpus, ctx.num_gpus, ctx.gpu_ids),
             region=ctx.region,
             endpoint_url=ctx.s3_endpoint_url,
+            credentials=ctx.credentials,
             entry_point=plan.program,
             module_dir=plan.submit_directory,
         )

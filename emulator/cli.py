@@ -39,6 +39,12 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.add_argument("--agents", type=int, default=None, help="in-process agents (default 1)")
     serve.add_argument("--slots", type=int, default=None, help="training jobs per local agent")
     serve.add_argument(
+        "--auth", choices=["sigv4"], default=None, help="verify every request's SigV4 signature"
+    )
+    serve.add_argument(
+        "--credentials", type=Path, default=None, help="INI file of access keys (for --auth)"
+    )
+    serve.add_argument(
         "--bus",
         default=None,
         metavar="URL",
@@ -63,10 +69,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ("agents", "agents"),
         ("slots", "agent_slots"),
         ("bus", "bus_url"),
+        ("auth", "auth"),
+        ("credentials", "credentials_file"),
     ):
         value = getattr(args, name)
         if value is not None:
             setattr(settings, attr, value)
+    if settings.auth and not settings.credentials_file:
+        raise ValueError(
+            "--auth sigv4 needs --credentials FILE (access keys, INI like ~/.aws/credentials)"
+        )
     return settings
 
 

@@ -39,6 +39,7 @@ def local_agents_component(settings: Settings) -> Component:
                     s3_endpoint_url=endpoint_url(settings),
                     region=settings.region,
                     stop_grace_seconds=settings.stop_grace_seconds,
+                    credentials=settings.agent_credentials,
                     num_cpus=os.cpu_count() or 1,
                 )
                 agent = Agent(

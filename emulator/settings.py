@@ -23,6 +23,11 @@ class Settings:
     agents: int = 1
     """Local agents run inside the server process (0: only remote agents)."""
     agent_slots: int = 16
+    auth: str | None = None
+    """"sigv4": every request must be signed by a key of `credentials_file`."""
+    credentials_file: Path | None = None
+    agent_credentials: tuple[str, str] = ("amt-emulator", "amt-emulator")
+    """The key the in-process agents and their training programs sign with (random with auth)."""
     bus_url: str | None = None
     """An MQTT broker (`mqtt://host:port`) for agents on other processes; None: in-process."""
     max_body_bytes: int = 8 * 1024 * 1024

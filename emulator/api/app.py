@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator import console
-from emulator.api import control, dispatch, validation
+from emulator.api import auth, control, dispatch, validation
 from emulator.api.aws_services import AwsServices
 from emulator.api.context import ApiContext
 from emulator.bus.base import Bus
@@ -129,7 +130,10 @@ def create_app(
         clock=clock,
         records=JobRecords(store, clock, settings.region, settings.account),
     )
-    app = web.Application(middlewares=[aws_errors], client_max_size=settings.max_body_bytes + 1)
+    middlewares: list[Any] = [aws_errors]
+    if settings.auth == "sigv4":
+        middlewares.append(_signature_check(settings, clock))
+    app = web.Application(middlewares=middlewares, client_max_size=settings.max_body_bytes + 1)
     app[CONTEXT] = context
     app[AWS] = AwsServices(
         region=settings.region, account=settings.account, data_dir=settings.data_dir
@@ -148,6 +152,18 @@ async def _prepare_validation(app: web.Application) -> None:
     """Build every operation's validator, and reload stored S3 objects, before the first request."""
     await asyncio.to_thread(validation.prepare, dispatch.OPERATIONS)
     await asyncio.to_thread(app[AWS].restore_s3)
+
+
+def _signature_check(settings: Settings, clock: Clock) -> Any:
+    """SigV4 verification against the configured keys, plus a random key of our own for the
+    in-process agents (which the training programs they run receive)."""
+    if settings.credentials_file is None:
+        raise ValueError("--auth sigv4 needs --credentials FILE")
+    keys = dict(auth.load_credentials(settings.credentials_file))
+    if settings.agent_credentials == Settings().agent_credentials:
+        settings.agent_credentials = (f"AMT{secrets.token_hex(8).upper()}", secrets.token_hex(20))
+    keys[settings.agent_credentials[0]] = auth.Key(settings.agent_credentials[1])
+    return auth.sigv4_middleware(keys, clock)
 
 
 async def _close_store(app: web.Application) -> None:

@@ -232,9 +232,16 @@ async def _call_of(request: web.Request, service: str, default_region: str) -> _
     scope = sigv4.credential_scope(request.headers, request.query)
     body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handle() closes it
     size = 0
-    async for block in request.content.iter_chunked(1024 * 1024):
-        body.write(block)
-        size += len(block)
+    from emulator.api.auth import BODY_KEY  # auth builds its errors with ours: import late
+
+    read = request.get(BODY_KEY)  # the signature check had to read it already
+    if read is not None:
+        body.write(read)
+        size = len(read)
+    else:
+        async for block in request.content.iter_chunked(1024 * 1024):
+            body.write(block)
+            size += len(block)
     body.seek(0)
     headers: dict[str, str] = {}
     for name, value in request.headers.items():
