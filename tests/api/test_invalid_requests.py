@@ -15,7 +15,9 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -476,16 +478,24 @@ def wait_until_idle(server: Server, timeout: float = 30) -> None:
     wait_for(unchanged, lambda r: r["same"], timeout=timeout, interval=1.0)
 
 
-@pytest.fixture(scope="module")
-def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """An emulator of this module's own, seeded, then idle (see the module docstring)."""
-    server = start_server(tmp_path_factory.mktemp("invalid"), extra_args=["--stop-grace", "3"])
+@contextmanager
+def seeded_idle_server(data_dir: Path) -> Iterator[Server]:
+    """An emulator of its own, seeded with stopped jobs, then idle: its snapshot only changes
+    if a request changes it (shared by this table and the fuzz suite)."""
+    server = start_server(data_dir, extra_args=["--stop-grace", "3"])
     try:
         seed(server)
         wait_until_idle(server)
         yield server
     finally:
         server.process.stop()
+
+
+@pytest.fixture(scope="module")
+def idle_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """An emulator of this module's own, seeded, then idle (see the module docstring)."""
+    with seeded_idle_server(tmp_path_factory.mktemp("invalid")) as server:
+        yield server
 
 
 # --- the tests --------------------------------------------------------------------------------

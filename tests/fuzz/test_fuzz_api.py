@@ -27,7 +27,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emulator.api.dispatch import OPERATIONS
-from tests.api.test_invalid_requests import SEED_TRAINING, SEED_TUNING, seed, wait_until_idle
+from tests.api.test_invalid_requests import (
+    SEED_TRAINING,
+    SEED_TUNING,
+    seeded_idle_server,
+)
 from tests.conftest import Server, start_server
 from tests.fuzz.corpus import CASES, LIMIT, Case
 from tests.requests import training_request, tuning_request
@@ -117,13 +121,8 @@ def probe(
 
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = start_server(tmp_path_factory.mktemp("fuzz"), extra_args=["--stop-grace", "3"])
-    try:
-        seed(server)
-        wait_until_idle(server)
+    with seeded_idle_server(tmp_path_factory.mktemp("fuzz")) as server:
         yield server
-    finally:
-        server.process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +260,11 @@ def broken_member(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 def huge_member(draw: st.DrawFn) -> tuple[str, bytes]:
     """A valid request with one member blown up: a string of up to 2 MB, a list of up to
     100k items, or an object of up to 20k keys."""
-    operation = draw(st.sampled_from(sorted(op for op in BASES if BASES[op])))
+    # UpdateTrainingJob's members are optional structures: an object of unknown keys is a
+    # valid request there (AWS ignores unknown members too), not a hostile one.
+    operation = draw(
+        st.sampled_from(sorted(op for op in BASES if BASES[op] and op != "UpdateTrainingJob"))
+    )
     params: Any = BASES[operation]
     path = draw(st.sampled_from(paths(params)))
     size = draw(st.sampled_from([3_000, 70_000, 300_000, 2_000_000]))
@@ -372,8 +375,8 @@ def test_huge_members(fuzz_server: Server, request: tuple[str, bytes]) -> None:
 @given(request=deep_nesting())
 def test_deep_nesting(fuzz_server: Server, request: tuple[str, bytes]) -> None:
     target, body = request
-    answer = probe(fuzz_server, target, body)
-    assert answer.status == 400, answer
+    # Unknown members are ignored (forward compatibility): a read-only call may succeed.
+    assert_aws_answer(probe(fuzz_server, target, body), target)
 
 
 @FUZZ
