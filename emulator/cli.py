@@ -11,6 +11,8 @@ from aiohttp import web
 
 from emulator.settings import (
     DEFAULT_PORT,
+    DEFAULT_TIME_SCALE,
+    SIMULATED_SLOTS,
     Settings,
     apply_config,
     load_config_file,
@@ -51,12 +53,36 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="MQTT broker for remote agents (mqtt://host:port)",
     )
     serve.add_argument("--log-level", default="WARNING")
+    simulated = serve.add_argument_group(
+        "simulated time",
+        "Training jobs replay a recorded curve set (see `amt simulate --list`) instead of "
+        "running programs; every timestamp, timer and timeout of the server is virtual.",
+    )
+    simulated.add_argument(
+        "--simulate", metavar="NAME", default=None, help="the recorded curve set to replay"
+    )
+    simulated.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        metavar="X",
+        help=f"virtual seconds per wall second (default {DEFAULT_TIME_SCALE:g}: two hours in "
+        "about 7 s); an overloaded server runs slower, never out of order",
+    )
+    simulated.add_argument(
+        "--startup",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="per-job start-up overhead, as in `amt simulate`: ~120 cold SageMaker, ~20 warm "
+        "pool, 0 local (default 0)",
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     settings = Settings(host=args.host, port=args.port)
-    if args.config:
-        apply_config(settings, load_config_file(args.config))
+    config = load_config_file(args.config) if args.config else {}
+    apply_config(settings, config)
     if args.data_dir:
         settings.data_dir = args.data_dir.expanduser()
     for flag in args.image:
@@ -71,10 +97,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ("bus", "bus_url"),
         ("auth", "auth"),
         ("credentials", "credentials_file"),
+        ("simulate", "simulate"),
+        ("time_scale", "time_scale"),
+        ("startup", "startup_seconds"),
     ):
         value = getattr(args, name)
         if value is not None:
             setattr(settings, attr, value)
+    if settings.simulate and args.slots is None and "agent_slots" not in config:
+        settings.agent_slots = SIMULATED_SLOTS
+    settings.check_simulation()
     if settings.auth and not settings.credentials_file:
         raise ValueError(
             "--auth sigv4 needs --credentials FILE (access keys, INI like ~/.aws/credentials)"

@@ -7,7 +7,11 @@ Every part of the emulator takes a `Clock` instead of calling `time.time()` or
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
+import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -56,3 +60,93 @@ class ManualClock:
     async def sleep(self, seconds: float) -> None:
         self._now += max(0.0, seconds)
         await asyncio.sleep(0)
+
+
+class ScaledClock:
+    """Virtual time running `scale` times faster than wall time: `amt serve --simulate`.
+
+    Sleeps last `seconds / scale` of wall time, and every reading is virtual, so timestamps,
+    tuner ticks, MaxRuntimeInSeconds, heartbeats and stop delays all keep their meaning.
+
+    Fast virtual time turns any stall of the event loop into a long virtual pause: at 1000x a
+    20 ms stall is 20 virtual seconds, longer than the lost-agent timeout. So virtual time never
+    passes the deadline of a sleeper that has not yet resumed: `now()` is wall time times
+    `scale`, held back at the earliest pending deadline. Timers therefore fire in the order and
+    at the virtual moments they were set for. A server that cannot keep up would then race to
+    catch up once it can; instead, time held back for longer than `max_lag` wall seconds is
+    given up, so an overloaded server simply runs slower than `scale` (`effective_scale()`),
+    never out of order and never in bursts. It is trio's MockClock idea with wall time, not
+    idleness, moving the clock.
+    """
+
+    def __init__(
+        self,
+        scale: float,
+        start: float | None = None,
+        *,
+        max_lag: float = 0.25,
+        wall: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not scale > 0:
+            raise ValueError(f"time scale must be positive, got {scale}")
+        self.scale = float(scale)
+        self._wall = wall
+        self._wall_origin = wall()
+        self._start = time.time() if start is None else start
+        self._last = self._start
+        self._max_lag = max_lag * self.scale
+        self._given_up = 0.0
+        """Virtual seconds the clock fell behind `scale` (overload) and did not catch up."""
+        self._pending: list[tuple[float, int]] = []
+        """Heap of (deadline, token) of sleepers; tokens in `_resumed` are gone (lazily)."""
+        self._resumed: set[int] = set()
+        self._tokens = itertools.count()
+        self._lock = threading.Lock()  # now() may be read from worker threads
+
+    def _unheld(self) -> float:
+        """Virtual time as wall time alone has it."""
+        elapsed = (self._wall() - self._wall_origin) * self.scale
+        return self._start + elapsed - self._given_up
+
+    def now(self) -> float:
+        with self._lock:
+            return self._now()
+
+    def _now(self) -> float:
+        pending = self._pending
+        while pending and pending[0][1] in self._resumed:
+            self._resumed.discard(heapq.heappop(pending)[1])
+        now = self._unheld()
+        if pending:
+            earliest = pending[0][0]
+            if now - earliest > self._max_lag:
+                self._given_up += now - earliest - self._max_lag
+            now = min(now, earliest)
+        self._last = max(self._last, now)
+        return self._last
+
+    def monotonic(self) -> float:
+        return self.now() - self._start
+
+    def effective_scale(self) -> float:
+        """Virtual seconds per wall second so far: `scale` unless the server fell behind."""
+        wall = self._wall() - self._wall_origin
+        return self.monotonic() / wall if wall > 0 else self.scale
+
+    async def sleep(self, seconds: float) -> None:
+        with self._lock:
+            deadline = self._now() + max(0.0, seconds)
+            token = next(self._tokens)
+            heapq.heappush(self._pending, (deadline, token))
+        try:
+            while True:
+                ahead = deadline - self._unheld()
+                if ahead > 0:
+                    await asyncio.sleep(ahead / self.scale)
+                elif self.now() < deadline:
+                    await asyncio.sleep(0)  # an earlier sleeper is due: let it run first
+                else:
+                    return
+        finally:
+            with self._lock:
+                self._resumed.add(token)

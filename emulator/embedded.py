@@ -3,6 +3,9 @@
     with EmbeddedEmulator(images={"my/image": "python train.py"}) as amt:
         sm = boto3.client("sagemaker", endpoint_url=amt.endpoint, ...)
 
+    with EmbeddedEmulator(simulate="image-classification-cpu", time_scale=1000) as amt:
+        ...   # training jobs replay recorded curves; every timestamp is virtual
+
 The server runs its own event loop on a background thread, so code that calls boto3
 synchronously (as test suites do) never blocks it.
 """
@@ -19,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulator.settings import Settings
+from emulator.settings import DEFAULT_TIME_SCALE, SIMULATED_SLOTS, Settings
 from emulator.testing import free_port
 
 READY_TIMEOUT = 60.0
@@ -34,7 +37,12 @@ class EmbeddedEmulator:
         port: int = 0,
         region: str = "us-east-1",
         stop_grace_seconds: float = 5.0,
+        simulate: str | None = None,
+        time_scale: float = DEFAULT_TIME_SCALE,
+        startup_seconds: float = 0.0,
     ) -> None:
+        """`simulate`: a recorded curve set; training jobs then replay its curves in virtual
+        time, `time_scale` times faster than wall time (as `amt serve --simulate`)."""
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="amt-")
@@ -45,7 +53,13 @@ class EmbeddedEmulator:
             images=dict(images or {}),
             region=region,
             stop_grace_seconds=stop_grace_seconds,
+            simulate=simulate,
+            time_scale=time_scale,
+            startup_seconds=startup_seconds,
         )
+        if simulate:
+            self.settings.agent_slots = SIMULATED_SLOTS
+        self.settings.check_simulation()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="amt")
         self._runner: web.AppRunner | None = None

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -13,10 +14,15 @@ from agents.agent import Agent
 from agents.resources import discover_gpus
 from agents.runner import AgentContext
 from emulator.api.app import CONTEXT, Component, create_app
+from emulator.api.control import HEALTH_PROVIDERS
 from emulator.bus.factory import open_bus
-from emulator.clock import Clock
+from emulator.clock import Clock, ScaledClock, SystemClock
 from emulator.control_plane import control_plane_component
 from emulator.settings import Settings
+from emulator.simulator.agent import CurveDrawer, JobOrigin, OriginLookup, Replay, SimulatedAgent
+from emulator.simulator.curves import load_set
+from emulator.simulator.engine import SimulationSettings
+from emulator.store.sqlite import Store
 
 
 def endpoint_url(settings: Settings) -> str:
@@ -57,6 +63,76 @@ def local_agents_component(settings: Settings) -> Component:
     return component
 
 
+def simulated_agents_component(settings: Settings) -> Component:
+    """cleanup_ctx (`--simulate`): agents replaying the curve set, on the server's clock."""
+
+    async def component(app: web.Application) -> AsyncIterator[None]:
+        ctx = app[CONTEXT]
+        assert settings.simulate is not None
+        curve_set = await asyncio.to_thread(load_set, settings.simulate)
+        replay = Replay(
+            CurveDrawer(curve_set),
+            origin_lookup(ctx.store),
+            SimulationSettings(startup_seconds=settings.startup_seconds),
+        )
+        app[HEALTH_PROVIDERS].append(lambda: {"simulation": simulation_health(settings, ctx.clock)})
+        async with AsyncExitStack() as stack:
+            stack.enter_context(moto_logs_clock(ctx.clock))
+            for index in range(max(1, settings.agents)):
+                agent_ctx = AgentContext(work_dir=settings.jobs_dir, clock=ctx.clock)
+                agent = SimulatedAgent(
+                    f"local-sim-{index + 1}", ctx.bus, agent_ctx, replay, slots=settings.agent_slots
+                )
+                await stack.enter_async_context(agent.running_context())
+            yield
+
+    return component
+
+
+def origin_lookup(store: Store) -> OriginLookup:
+    """A training job's parent tuning job, launch number and definition, from the store."""
+
+    def origin(job: str) -> JobOrigin:
+        row = store.get_training_job(job)
+        tuning = row.meta.get("tuning_job") if row else None
+        parent = store.get_tuning_job(tuning) if tuning else None
+        if row is None or parent is None:
+            return JobOrigin()
+        index = store.child_names(parent.doc["HyperParameterTuningJobName"]).index(
+            row.doc["TrainingJobName"]
+        )
+        return JobOrigin(parent.doc, index + 1, row.meta.get("definition"))
+
+    return origin
+
+
+def simulation_health(settings: Settings, clock: Clock) -> dict[str, object]:
+    """What /health says of simulated time: the set, the scale asked for and the one kept."""
+    kept = clock.effective_scale() if isinstance(clock, ScaledClock) else settings.time_scale
+    return {
+        "curves": settings.simulate,
+        "time_scale": settings.time_scale,
+        "effective_time_scale": round(kept, 1),
+        "virtual_time": clock.now(),
+    }
+
+
+@contextmanager
+def moto_logs_clock(clock: Clock) -> Iterator[None]:
+    """moto's CloudWatch Logs drops events over 2 hours ahead of its own clock; virtual time
+    runs ahead of wall time, so while simulating its acceptance window reads our clock."""
+    import moto.logs.models as logs_models
+
+    original = logs_models.utcnow
+    setattr(  # noqa: B010 (a module function, which mypy does not let us assign)
+        logs_models, "utcnow", lambda: datetime.fromtimestamp(clock.now(), UTC).replace(tzinfo=None)
+    )
+    try:
+        yield
+    finally:
+        setattr(logs_models, "utcnow", original)  # noqa: B010
+
+
 def bus_component(url: str) -> Component:
     """cleanup_ctx: connect to an external broker before anything publishes on the bus."""
 
@@ -68,12 +144,21 @@ def bus_component(url: str) -> Component:
     return component
 
 
+def server_clock(settings: Settings) -> Clock:
+    """Wall time, or virtual time `time_scale` times faster for `--simulate`."""
+    return ScaledClock(settings.time_scale) if settings.simulate else SystemClock()
+
+
 def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    """The server: the embedded bus and local agents, or an external broker (`--bus`)."""
+    """The server: the embedded bus and local agents, or an external broker (`--bus`); with
+    `simulate`, simulated agents on a virtual clock."""
+    settings.check_simulation()
     components: list[Callable[[web.Application], AsyncIterator[None]]] = []
     if settings.bus_url:
         components.append(bus_component(settings.bus_url))
     components.append(control_plane_component)
-    if settings.agents > 0:
+    if settings.simulate:
+        components.append(simulated_agents_component(settings))
+    elif settings.agents > 0:
         components.append(local_agents_component(settings))
-    return create_app(settings, clock=clock, components=components)
+    return create_app(settings, clock=clock or server_clock(settings), components=components)

@@ -8,6 +8,11 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PORT = 8780
+DEFAULT_TIME_SCALE = 1000.0
+"""Simulated time: a two-hour tuning job in about seven seconds, while a busy event loop's
+stalls (milliseconds) stay a few virtual seconds."""
+SIMULATED_SLOTS = 100
+"""Parallel simulated jobs by default: MaxParallelTrainingJobs, not a host, is the limit."""
 
 
 @dataclass
@@ -31,6 +36,35 @@ class Settings:
     bus_url: str | None = None
     """An MQTT broker (`mqtt://host:port`) for agents on other processes; None: in-process."""
     max_body_bytes: int = 8 * 1024 * 1024
+    simulate: str | None = None
+    """A recorded curve set: training jobs replay its curves in virtual time (no programs)."""
+    time_scale: float = DEFAULT_TIME_SCALE
+    """With `simulate`: virtual seconds per wall second."""
+    startup_seconds: float = 0.0
+    """With `simulate`: creation to Downloading of each job (`amt simulate --startup`)."""
+
+    def check_simulation(self) -> None:
+        """Simulated time is the whole server's: what cannot share it is refused here."""
+        if self.simulate is None:
+            return
+        if not self.time_scale > 0:
+            raise ValueError(f"--time-scale must be positive, got {self.time_scale}")
+        if self.startup_seconds < 0:
+            raise ValueError(f"--startup must not be negative, got {self.startup_seconds}")
+        if self.bus_url:
+            raise ValueError("--simulate runs its agents in the server; it cannot take --bus")
+        if self.auth:
+            raise ValueError(
+                "--simulate cannot take --auth: signatures carry wall time, the server virtual"
+            )
+        from emulator.simulator.curves import available_sets
+
+        known = available_sets()
+        if self.simulate not in known:
+            listed = ", ".join(known) or "none"
+            raise ValueError(
+                f"--simulate: no recorded curve set {self.simulate!r} (recorded: {listed})"
+            )
 
     @property
     def db_path(self) -> Path:
@@ -62,6 +96,7 @@ def apply_config(settings: Settings, config: dict[str, Any]) -> None:
         elif key == "data_dir":
             settings.data_dir = Path(value).expanduser()
         elif hasattr(settings, key):
-            setattr(settings, key, type(getattr(settings, key))(value))
+            current = getattr(settings, key)
+            setattr(settings, key, value if current is None else type(current)(value))
         else:
             raise ValueError(f"unknown setting {key!r} in config file")
