@@ -105,6 +105,7 @@ class Agent:
         self.accept_gpu_types = accept_gpu_types
         self.running: dict[str, tuple[asyncio.Task[None], StopRequest]] = {}
         self.gpu_owner: dict[int, str] = {}
+        self.assigned_until = 0.0
 
     def heartbeat(self, online: bool = True) -> AgentHeartbeat:
         return AgentHeartbeat(
@@ -117,6 +118,7 @@ class Agent:
             accept_gpu_types=self.accept_gpu_types,
             running=tuple(self.running),
             online=online,
+            assigned_until=self.assigned_until,
         )
 
     async def _beat(self) -> None:
@@ -130,6 +132,7 @@ class Agent:
         async for _topic, event in events:
             if isinstance(event, Assignment) and event.agent == self.agent_id:
                 self._start(event.job, event.spec)
+                self.assigned_until = max(self.assigned_until, event.ts)
             elif isinstance(event, StopTraining) and event.job in self.running:
                 self.running[event.job][1].request(event.reason)
 

@@ -38,6 +38,12 @@ LOST_JOB = (
     "was lost. A tuning job launches a replacement."
 )
 
+UNDELIVERED_BEATS = 6
+"""An assignment its agent has not acknowledged (in a heartbeat's `assigned_until`) after this
+many of its heartbeats never reached it: the agent restarted and lost it. Counted in heartbeats,
+not seconds: a heartbeat may leave the agent while an assignment is still on its way, however
+long that takes on a loaded machine (or in scaled virtual time), but not six times over."""
+
 JobEnded = Callable[[Row], Awaitable[None]]
 
 
@@ -70,6 +76,10 @@ class Scheduler:
         self.on_ended = on_ended
         self.agents: dict[str, AgentInfo] = {}
         self._agent_of: dict[str, str] = {}
+        self._beats: dict[str, int] = {}
+        """Heartbeats received from each agent."""
+        self._assigned_beat: dict[str, int] = {}
+        """Job -> its agent's heartbeat count when it was assigned (or first judged)."""
 
     def on_heartbeat(self, beat: AgentHeartbeat) -> list[Row]:
         """Record an agent's heartbeat; returns its jobs it no longer runs (they were lost)."""
@@ -86,16 +96,27 @@ class Scheduler:
         self.agents[beat.agent] = info
         if not beat.online:
             return self.lose_agent_jobs(lambda a: a == beat.agent, LOST_AGENT.format(beat.agent))
-        now = self.clock.now()
+        beats = self._beats[beat.agent] = self._beats.get(beat.agent, 0) + 1
         running = set(beat.running)
-        return self.lose_jobs(
-            lambda row: (
-                row.meta.get("agent") == beat.agent
-                and row.doc["TrainingJobName"] not in running
-                and now - float(row.meta.get("assigned_at", now)) > 2 * HEARTBEAT_SECONDS
-            ),
-            LOST_JOB.format(beat.agent),
-        )
+
+        def lost(row: Row) -> bool:
+            """Not running there though the agent got its assignment (or a later one), or the
+            assignment never arrived (an agent restarted meanwhile)."""
+            name = row.doc["TrainingJobName"]
+            if row.meta.get("agent") != beat.agent or name in running:
+                self._assigned_beat.pop(name, None)
+                return False
+            # Strictly later: an assignment sent before this one carries a time at most equal
+            # to this one's (equal too when the clock reads the same twice, as a held virtual
+            # clock does), so only a strictly later one proves this one was delivered.
+            if beat.assigned_until > float(row.meta.get("assigned_at", 0.0)):
+                return True
+            return beats - self._assigned_beat.setdefault(name, beats) >= UNDELIVERED_BEATS
+
+        lost_rows = self.lose_jobs(lost, LOST_JOB.format(beat.agent))
+        for row in lost_rows:
+            self._assigned_beat.pop(row.doc["TrainingJobName"], None)
+        return lost_rows
 
     def seen_job(self, job: str) -> None:
         """Any event about a job proves its agent alive (a busy agent's heartbeat may queue
@@ -163,6 +184,7 @@ class Scheduler:
         row.meta["agent"] = agent
         row.meta["assigned_at"] = self.clock.now()
         self._agent_of[row.doc["TrainingJobName"]] = agent
+        self._assigned_beat[row.doc["TrainingJobName"]] = self._beats.get(agent, 0)
         if row.doc["SecondaryStatus"] == "Pending":
             self.records.move(row, "Starting", "Preparing the instances for training")
         else:

@@ -101,6 +101,9 @@ class AgentHeartbeat(Event):
     online: bool = True
     accept_gpu_types: bool = False
     """A GPU-less agent that runs GPU instance types on the CPU (`--accept-gpu-types`)."""
+    assigned_until: float = 0.0
+    """`ts` of the newest assignment this agent has received: a job assigned before it that the
+    agent does not run has ended or was lost, not still on its way (0: none yet)."""
 
 
 @dataclass(frozen=True)

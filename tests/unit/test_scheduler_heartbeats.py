@@ -1,0 +1,117 @@
+"""When a heartbeat proves an agent no longer runs a job assigned to it.
+
+A heartbeat may leave the agent while an assignment is still on its way to it. The agent says
+which assignments it has received (`assigned_until`, the newest one's timestamp); only those,
+or assignments the agent has let several heartbeats pass without receiving, can be lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emulator.bus.memory import InProcessBus
+from emulator.clock import ManualClock
+from emulator.domain.events import HEARTBEAT_SECONDS, AgentHeartbeat
+from emulator.records import JobRecords
+from emulator.scheduler import UNDELIVERED_BEATS, Scheduler
+from emulator.store.sqlite import Row, Store
+from tests.requests import training_request
+
+AGENT = "agent-1"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def scheduler(tmp_path: Path, clock: ManualClock) -> Iterator[Scheduler]:
+    store = Store(tmp_path / "amt.sqlite3")
+    records = JobRecords(store, clock, "us-east-1", "123456789012")
+
+    async def ended(_row: Row) -> None:
+        return None
+
+    yield Scheduler(store, records, InProcessBus(), clock, ended)
+    store.close()
+
+
+def beat(
+    clock: ManualClock, running: tuple[str, ...] = (), assigned_until: float = 0.0
+) -> AgentHeartbeat:
+    return AgentHeartbeat(
+        ts=clock.now(),
+        agent=AGENT,
+        host="h",
+        slots=2,
+        running=running,
+        assigned_until=assigned_until,
+    )
+
+
+async def assigned(scheduler: Scheduler, clock: ManualClock, name: str) -> float:
+    """Create a job and assign it to AGENT; its assignment time."""
+    scheduler.on_heartbeat(beat(clock))
+    scheduler.records.create_training(training_request(name), {})
+    await scheduler.place_waiting()
+    row = scheduler.store.get_training_job(name)
+    assert row is not None and row.meta["agent"] == AGENT
+    return float(row.meta["assigned_at"])
+
+
+def status(scheduler: Scheduler, name: str) -> str:
+    row = scheduler.store.get_training_job(name)
+    assert row is not None
+    return str(row.doc["TrainingJobStatus"])
+
+
+async def test_an_assignment_still_on_its_way_is_not_lost_however_late_the_heartbeat(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    at = await assigned(scheduler, clock, "in-flight")
+    clock.advance(60 * HEARTBEAT_SECONDS)  # a loaded machine: the message is slow
+    assert scheduler.on_heartbeat(beat(clock, assigned_until=at - 1)) == []
+    assert status(scheduler, "in-flight") == "InProgress"
+
+
+async def test_a_job_assigned_before_a_received_assignment_and_not_running_is_lost(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    await assigned(scheduler, clock, "gone")
+    clock.advance(0.1)
+    later = await assigned(scheduler, clock, "later")
+    running = ("gone", "later")
+    assert scheduler.on_heartbeat(beat(clock, running=running, assigned_until=later)) == []
+    lost = scheduler.on_heartbeat(beat(clock, running=("later",), assigned_until=later))
+    assert [r.doc["TrainingJobName"] for r in lost] == ["gone"]
+    assert status(scheduler, "gone") == "Failed"
+    assert lost[0].meta["retryable"] is True
+
+
+async def test_assignments_made_at_one_clock_reading_are_not_told_apart_by_it(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    """A held virtual clock reads the same for several assignments: the agent having received
+    the first says nothing of the second."""
+    first = await assigned(scheduler, clock, "first")
+    second = await assigned(scheduler, clock, "second")
+    assert first == second
+    assert scheduler.on_heartbeat(beat(clock, running=("first",), assigned_until=first)) == []
+    assert status(scheduler, "second") == "InProgress"
+
+
+async def test_an_assignment_never_acknowledged_is_lost_after_some_heartbeats(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    await assigned(scheduler, clock, "never-arrived")
+    for _ in range(UNDELIVERED_BEATS - 1):
+        clock.advance(HEARTBEAT_SECONDS)
+        assert scheduler.on_heartbeat(beat(clock)) == []  # a restarted agent: assigned_until 0
+    clock.advance(HEARTBEAT_SECONDS)
+    assert [r.doc["TrainingJobName"] for r in scheduler.on_heartbeat(beat(clock))] == [
+        "never-arrived"
+    ]
