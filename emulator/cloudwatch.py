@@ -8,6 +8,7 @@ log streaming and TrainingJobAnalytics) read them back.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -49,30 +50,53 @@ class CloudWatchSink:
         return stream
 
     def log(self, job: str, ts: float, line: str) -> None:
+        self.logs(job, [(ts, line)])
+
+    def logs(self, job: str, lines: Sequence[tuple[float, str]]) -> None:
+        """Append a job's lines `(ts, text)` to its stream in one put (CloudWatch wants one
+        put's events in time order: a stable sort keeps the printed order of equal stamps)."""
+        kept = [(ts, t) for ts, line in lines if (t := self._within_quota(job, line)) is not None]
+        if not kept:
+            return
+        kept.sort(key=lambda item: item[0])
+        try:
+            stream = self.stream_of(job, kept[0][0])
+            events = [{"timestamp": int(ts * 1000), "message": text} for ts, text in kept]
+            self.backends.logs_backend().put_log_events(GROUP, stream, events)
+        except Exception:
+            log.exception("could not write log lines of %s to CloudWatch Logs", job)
+
+    def _within_quota(self, job: str, line: str) -> str | None:
+        """The line to keep for CloudWatch (None once the job's quota is spent): the line that
+        passes the quota is replaced by a note saying where the rest went."""
         used = self._bytes.get(job, 0)
         if used > MAX_JOB_LOG_BYTES:
-            return
+            return None
         self._bytes[job] = used + len(line)
         if self._bytes[job] > MAX_JOB_LOG_BYTES:
-            line = (
+            return (
                 f"[amt] this job's log passed {MAX_JOB_LOG_BYTES // 2**20} MiB: further lines "
                 "are kept only in the emulator's log file for the job"
             )
-        try:
-            stream = self.stream_of(job, ts)
-            event = {"timestamp": int(ts * 1000), "message": line}
-            self.backends.logs_backend().put_log_events(GROUP, stream, [event])
-        except Exception:
-            log.exception("could not write a log line of %s to CloudWatch Logs", job)
+        return line
 
     def metric(self, job: str, name: str, ts: float, value: float) -> None:
-        datum = {
-            "MetricName": name,
-            "Dimensions": [{"Name": "TrainingJobName", "Value": job}],
-            "Value": value,
-            "Timestamp": datetime.fromtimestamp(ts, tz=UTC).replace(tzinfo=None),
-        }
+        self.metrics([(job, name, ts, value)])
+
+    def metrics(self, points: Sequence[tuple[str, str, float, float]]) -> None:
+        """Metric points `(job, metric, ts, value)`, in one put."""
+        if not points:
+            return
+        data = [
+            {
+                "MetricName": name,
+                "Dimensions": [{"Name": "TrainingJobName", "Value": job}],
+                "Value": value,
+                "Timestamp": datetime.fromtimestamp(ts, tz=UTC).replace(tzinfo=None),
+            }
+            for job, name, ts, value in points
+        ]
         try:
-            self.backends.cloudwatch_backend().put_metric_data(NAMESPACE, [datum])
+            self.backends.cloudwatch_backend().put_metric_data(NAMESPACE, data)
         except Exception:
-            log.exception("could not write a metric point of %s to CloudWatch", job)
+            log.exception("could not write %d metric points to CloudWatch", len(points))

@@ -1,21 +1,45 @@
 """Applying what agents report — status changes, metric points, log lines — to the store.
 
-Each event is applied once (by event id), and a status change the state machine does not allow
-(a late or replayed event for a job that has moved on) is dropped, so at-least-once delivery
-neither loses nor double-counts anything.
+Each event is applied once (metric points by their per-series sequence number, status changes
+by event id), and a status change the state machine does not allow (a late or replayed event
+for a job that has moved on) is dropped, so at-least-once delivery neither loses nor
+double-counts anything.
+
+Metric and log events come in floods, so they are applied in runs: one transaction for the
+whole run (a commit per point was most of the cost of a point), a savepoint per event (a bad
+event is dropped alone), one parse of each job's document per run, and one write per job to
+its log file and to CloudWatch. A crash before the commit leaves none of the run applied,
+after it all of it: a redelivered event is either new or a repeat, never half of each.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from emulator.cloudwatch import CloudWatchSink
 from emulator.domain.events import TrainingLog, TrainingMetric, TrainingStatus
 from emulator.records import JobRecords
-from emulator.store.sqlite import Row, Store
+from emulator.store.sqlite import Row, Store, disk_full
+
+log = logging.getLogger(__name__)
 
 MAX_FAILURE_REASON = 1024
+
+BulkEvent = TrainingMetric | TrainingLog
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    """A metric point that was new: its event, its job (shared by the run's points of that
+    job, so a decision taken on one point is seen by the next) and its step in the series."""
+
+    event: TrainingMetric
+    row: Row
+    step: int
 
 
 class Ingest:
@@ -48,24 +72,68 @@ class Ingest:
         return row if moved else None
 
     def metric(self, event: TrainingMetric) -> tuple[Row, int] | None:
-        """Store a metric point; (job, step) when it was new and finite."""
-        if not math.isfinite(event.value):
-            return None
-        with self.store.transaction():  # the event id and its effect commit together
-            row = self.store.get_training_job(event.job)
-            if row is None or not self.store.first_time(event.event_id):
-                return None
-            step = self.store.add_metric_point(event.job, event.name, event.ts, event.value)
-            objective = row.meta.get("objective", {})
-            if objective.get("MetricName") == event.name:
-                row.meta["objective_value"] = event.value
-                self.store.update_training_job(row)
-        if self.cloudwatch is not None:
-            self.cloudwatch.metric(event.job, event.name, event.ts, event.value)
-        return row, step
+        """Store one metric point; (job, step) when it was new and finite."""
+        stored = self.apply([event])
+        return (stored[0].row, stored[0].step) if stored else None
 
     def log(self, event: TrainingLog) -> None:
-        with (self.logs_dir / f"{event.job}.log").open("a", encoding="utf-8") as fh:
-            fh.write(event.line.rstrip("\n") + "\n")
-        if self.cloudwatch is not None:
-            self.cloudwatch.log(event.job, event.ts, event.line)
+        self.apply([event])
+
+    def apply(self, events: Sequence[BulkEvent]) -> list[StoredPoint]:
+        """Apply a run of metric and log events in order; the points that were new.
+
+        Raises only when the store cannot write at all (disk full): then nothing of the run
+        was applied, and the caller may retry it whole.
+        """
+        points = [e for e in events if isinstance(e, TrainingMetric) and math.isfinite(e.value)]
+        stored: list[StoredPoint] = []
+        if points:
+            with self.store.transaction():
+                rows: dict[str, Row | None] = {}
+                for event in points:
+                    found = self._point(event, rows)
+                    if found is not None:
+                        stored.append(found)
+        self._append_logs([e for e in events if isinstance(e, TrainingLog)])
+        if self.cloudwatch is not None and stored:
+            self.cloudwatch.metrics(
+                [(p.event.job, p.event.name, p.event.ts, p.event.value) for p in stored]
+            )
+        return stored
+
+    def _point(self, event: TrainingMetric, rows: dict[str, Row | None]) -> StoredPoint | None:
+        """One point in its own savepoint; None when it was a repeat, or failed (logged)."""
+        try:
+            if event.job not in rows:
+                rows[event.job] = self.store.get_training_job(event.job)
+            row = rows[event.job]
+            if row is None:
+                return None
+            with self.store.savepoint():
+                if not self.store.first_in_series(event.job, event.name, event.seq, event.event_id):
+                    return None
+                step = self.store.add_metric_point(event.job, event.name, event.ts, event.value)
+                if row.meta.get("objective", {}).get("MetricName") == event.name:
+                    meta = {**row.meta, "objective_value": event.value}
+                    self.store.update_training_meta(row.doc["TrainingJobName"], meta)
+                    row.meta = meta
+        except Exception as error:
+            if disk_full(error):
+                raise
+            log.exception("could not store a metric point of %s: %s", event.job, event)
+            return None
+        return StoredPoint(event, row, step)
+
+    def _append_logs(self, events: Sequence[TrainingLog]) -> None:
+        """Each job's lines, in order, to its log file and CloudWatch stream: one write each."""
+        by_job: dict[str, list[TrainingLog]] = {}
+        for event in events:
+            by_job.setdefault(event.job, []).append(event)
+        for job, lines in by_job.items():
+            try:
+                with (self.logs_dir / f"{job}.log").open("a", encoding="utf-8") as fh:
+                    fh.write("".join(e.line.rstrip("\n") + "\n" for e in lines))
+            except OSError:
+                log.exception("could not append %d log lines of %s", len(lines), job)
+            if self.cloudwatch is not None:
+                self.cloudwatch.logs(job, [(e.ts, e.line) for e in lines])

@@ -13,14 +13,28 @@ from typing import Protocol
 from emulator.domain.events import Event
 
 
+class Subscription(Protocol):
+    """What `subscribe()` yields: `async for topic, event in it`, or a batch at a time."""
+
+    def __aiter__(self) -> AsyncIterator[tuple[str, Event]]: ...
+
+    async def __anext__(self) -> tuple[str, Event]: ...
+
+    async def batch(self, limit: int) -> list[tuple[str, Event]]:
+        """Wait for one (topic, event), then take those already waiting, `limit` in all."""
+        ...
+
+    def ready(self, limit: int) -> list[tuple[str, Event]]:
+        """Take up to `limit` of those already waiting, without waiting (maybe none)."""
+        ...
+
+
 class Bus(Protocol):
     async def publish(self, topic: str, event: Event, *, retain: bool = False) -> None:
         """Deliver `event` to every subscription whose filter matches `topic`."""
 
-    def subscribe(
-        self, *filters: str
-    ) -> AbstractAsyncContextManager[AsyncIterator[tuple[str, Event]]]:
-        """An async context yielding an iterator of (topic, event) for the filters."""
+    def subscribe(self, *filters: str) -> AbstractAsyncContextManager[Subscription]:
+        """An async context yielding the (topic, event) pairs for the filters."""
 
 
 def topic_matches(pattern: str, topic: str) -> bool:

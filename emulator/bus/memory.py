@@ -66,7 +66,7 @@ class InProcessBus:
                 await queue.wait_for_room()
 
     @asynccontextmanager
-    async def subscribe(self, *filters: str) -> AsyncIterator[AsyncIterator[_Item]]:
+    async def subscribe(self, *filters: str) -> AsyncIterator[QueueSubscription]:
         queue = Inbox()
         for topic, event in self._retained.items():
             if any(topic_matches(f, topic) for f in filters):
@@ -74,13 +74,31 @@ class InProcessBus:
         entry = (filters, queue)
         self._subs.append(entry)
         try:
-            yield drain_queue(queue)
+            yield QueueSubscription(queue)
         finally:
             self._subs.remove(entry)
             queue.close()
 
 
-async def drain_queue(queue: asyncio.Queue[_Item]) -> AsyncIterator[_Item]:
-    """A subscription's endless iterator over its queue (shared by both bus implementations)."""
-    while True:
-        yield await queue.get()
+class QueueSubscription:
+    """A subscription's endless iterator over its queue (shared by both bus implementations),
+    which also hands over everything already queued at once, for consumers that batch."""
+
+    def __init__(self, queue: asyncio.Queue[_Item]) -> None:
+        self._queue = queue
+
+    def __aiter__(self) -> QueueSubscription:
+        return self
+
+    async def __anext__(self) -> _Item:
+        return await self._queue.get()
+
+    async def batch(self, limit: int) -> list[_Item]:
+        first = await self._queue.get()
+        return [first, *self.ready(limit - 1)]
+
+    def ready(self, limit: int) -> list[_Item]:
+        items: list[_Item] = []
+        while len(items) < limit and not self._queue.empty():
+            items.append(self._queue.get_nowait())
+        return items

@@ -47,7 +47,7 @@ import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
 from emulator.bus.base import topic_matches
-from emulator.bus.memory import drain_queue
+from emulator.bus.memory import QueueSubscription
 from emulator.clock import Clock, SystemClock
 from emulator.domain.events import Event, decode, encode, new_event_id
 
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 WINDOW = 100  # QoS 1 publishes awaiting their PUBACK at once
 BACKLOG = 10_000  # messages kept for a subscription not yet opened
+TOPIC_CACHE = 4096  # topics whose matching subscriptions are remembered
 REFUSALS = {4: "bad user name or password", 5: "not authorised", 134: "bad user name or password"}
 
 _Item = tuple[str, Event]
@@ -184,6 +185,8 @@ class MqttBus:
         self._idle = asyncio.Event()  # the outbox is empty
         self._idle.set()
         self._subs: list[_Subscription] = []
+        self._targets: dict[str, list[_Subscription]] = {}
+        """Topic -> the subscriptions it matches; emptied whenever the subscriptions change."""
         self._filters: set[str] = set()
         self._backlog: deque[_Item] = deque(maxlen=BACKLOG)
         self._client: aiomqtt.Client | None = None
@@ -258,9 +261,10 @@ class MqttBus:
         await self._idle.wait()
 
     @asynccontextmanager
-    async def subscribe(self, *filters: str) -> AsyncIterator[AsyncIterator[_Item]]:
+    async def subscribe(self, *filters: str) -> AsyncIterator[QueueSubscription]:
         sub = _Subscription(filters, asyncio.Queue())
         self._subs.append(sub)
+        self._targets.clear()
         self._adopt_backlog(sub)
         self._filters.update(filters)
         client = self._client
@@ -270,9 +274,10 @@ class MqttBus:
             except aiomqtt.MqttError as exc:
                 log.info("%s: subscribe deferred to reconnection: %s", self.client_id, exc)
         try:
-            yield drain_queue(sub.queue)
+            yield QueueSubscription(sub.queue)
         finally:
             self._subs.remove(sub)
+            self._targets.clear()
 
     def _adopt_backlog(self, sub: _Subscription) -> None:
         kept = [item for item in self._backlog if not sub.matches(item[0])]
@@ -377,7 +382,11 @@ class MqttBus:
         except Exception as exc:
             log.warning("%s: dropped an undecodable message on %s: %r", self.client_id, topic, exc)
             return
-        targets = [sub for sub in self._subs if sub.matches(topic)]
+        targets = self._targets.get(topic)
+        if targets is None:
+            if len(self._targets) >= TOPIC_CACHE:
+                self._targets.clear()
+            targets = self._targets[topic] = [sub for sub in self._subs if sub.matches(topic)]
         for sub in targets:
             sub.queue.put_nowait((topic, event))
         if not targets:

@@ -9,15 +9,19 @@ Names are unique case-insensitively, as AWS's are.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from emulator.domain.listing import training_list_summary, tuning_list_summary
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tuning_jobs (
@@ -67,6 +71,12 @@ CREATE TABLE IF NOT EXISTS tags (
 CREATE TABLE IF NOT EXISTS applied_events (
     event_id TEXT PRIMARY KEY
 );
+CREATE TABLE IF NOT EXISTS series_marks (
+    job TEXT NOT NULL,
+    metric TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (job, metric)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -90,6 +100,66 @@ class StoredText:
     creation_time: float
 
 
+WAL_KEPT_BYTES = 64 * 2**20
+"""A log that grew past this (a long flood) is cut back to it once it has been copied."""
+_CHECKPOINTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
+"""One thread for every store's checkpoints: they wait on the disk, never on each other."""
+
+
+class Checkpointer:
+    """Copies a store's write-ahead log into its database file off the event loop.
+
+    Left to SQLite, the commit that takes the log past its threshold does this itself, with
+    two fsyncs (milliseconds each), and while a reader keeps part of the log in use, every
+    later commit tries again: the event loop sat in fsync for a quarter of its time. Here
+    every EVERY-th commit asks for a checkpoint; the one thread runs it on a connection of its
+    own (WAL lets it overlap the writer). Not often: the commit that finds the log all copied
+    starts it over, and that costs the writer an fsync of the log's header (SQLite's own
+    threshold, 1,000 pages, is about as many commits of an API request or a batch of points).
+    """
+
+    EVERY = 1000
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+        self._due = False
+        self._running: Future[None] | None = None
+        self._commits = 0
+
+    def committed(self) -> None:
+        """Count a commit (on the writer's thread); every EVERY-th asks for a checkpoint."""
+        self._commits += 1
+        if self._commits % self.EVERY == 0:
+            self.request()
+
+    def request(self) -> None:
+        with self._lock:
+            if self._due:
+                return
+            self._due = True
+            self._running = _CHECKPOINTS.submit(self._run)
+
+    def _run(self) -> None:
+        with self._lock:
+            self._due = False  # a commit from now on asks for another
+            if self._db is None:
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as error:  # the log keeps every commit: nothing is lost
+            log.warning("checkpoint of %s failed: %s", self.path, error)
+
+    def close(self) -> None:
+        with self._lock:
+            running, self._due = self._running, True  # no more requests
+        if running is not None:
+            running.result()
+        if self._db is not None:
+            self._db.close()
+
+
 class Store:
     """SQLite repository. Calls are synchronous and short; the event loop calls them directly."""
 
@@ -101,14 +171,25 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._checkpointer: Checkpointer | None = None
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer's job
+            self._db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
+            self._checkpointer = Checkpointer(self.path)
         self._db.executescript(SCHEMA)
         self._depth = 0
         self._lock = threading.RLock()
         self._series: dict[tuple[str, str], list[float]] = {}
         """Metric series already read, kept exact by add_metric_point: early stopping reads
         every earlier job's curve on every objective point."""
+        self._steps: dict[tuple[str, str], int] = {}
+        self._marks: dict[tuple[str, str], int] = {}
+        """Each series' last step and high-water mark (0: none stored), as stored: two reads
+        fewer per metric point. Like `_series`, forgotten whenever a write is undone."""
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._db.close()
 
     @contextmanager
@@ -125,11 +206,33 @@ class Store:
                 self._depth -= 1
                 if outer:
                     self._db.execute("ROLLBACK")
-                    self._series.clear()  # it may hold points that were just rolled back
+                    self._forget()  # the caches may hold writes that were just rolled back
                 raise
             self._depth -= 1
             if outer:
                 self._db.execute("COMMIT")
+                if self._checkpointer is not None:
+                    self._checkpointer.committed()
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """One step of a larger transaction that may fail alone: its writes are undone, the
+        others' stay (a bad event in a batch does not spoil the batch)."""
+        with self.transaction():
+            self._db.execute("SAVEPOINT step")
+            try:
+                yield
+            except BaseException:
+                self._db.execute("ROLLBACK TO step")
+                self._db.execute("RELEASE step")
+                self._forget()  # the caches may hold writes that were just undone
+                raise
+            self._db.execute("RELEASE step")
+
+    def _forget(self) -> None:
+        self._series.clear()
+        self._steps.clear()
+        self._marks.clear()
 
     # ---- sequence numbers -------------------------------------------------------------
     def next_value(self, counter: str) -> int:
@@ -247,8 +350,16 @@ class Store:
         with self.transaction():
             self._db.execute("DELETE FROM training_jobs WHERE name_key = ?", (name.lower(),))
             self._db.execute("DELETE FROM metric_points WHERE job = ?", (name,))
-            for key in [k for k in self._series if k[0] == name]:
-                del self._series[key]
+            self._db.execute("DELETE FROM series_marks WHERE job = ?", (name,))
+            self._forget()
+
+    def update_training_meta(self, name: str, meta: dict[str, Any]) -> None:
+        """Rewrite only a job's bookkeeping (e.g. its latest objective value): the document,
+        and so its list summary, stay as they are."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE training_jobs SET meta=? WHERE name_key=?", (_dump(meta), name.lower())
+            )
 
     def training_jobs(self, where: str = "", args: Sequence[Any] = ()) -> list[Row]:
         sql = "SELECT doc, meta FROM training_jobs" + (f" WHERE {where}" if where else "")
@@ -275,16 +386,20 @@ class Store:
     # ---- metrics --------------------------------------------------------------------------
     def add_metric_point(self, job: str, metric: str, ts: float, value: float) -> int:
         """Append a point; returns its 1-based step (epoch index) within the series."""
+        key = (job, metric)
         with self.transaction():
-            (last,) = self._db.execute(
-                "SELECT COALESCE(MAX(step), 0) FROM metric_points WHERE job=? AND metric=?",
-                (job, metric),
-            ).fetchone()
+            last = self._steps.get(key)
+            if last is None:
+                (last,) = self._db.execute(
+                    "SELECT COALESCE(MAX(step), 0) FROM metric_points WHERE job=? AND metric=?",
+                    key,
+                ).fetchone()
             step = int(last) + 1
             self._db.execute(
                 "INSERT INTO metric_points VALUES (?,?,?,?,?)", (job, metric, step, ts, value)
             )
-            cached = self._series.get((job, metric))
+            self._steps[key] = step
+            cached = self._series.get(key)
             if cached is not None:
                 cached.append(float(value))
         return step
@@ -382,6 +497,39 @@ class Store:
             )
         return cur.rowcount == 1
 
+    def first_in_series(self, job: str, metric: str, seq: int, event_id: str) -> bool:
+        """Record a metric event; False when it was applied before.
+
+        An agent numbers a job's events in the order it emits them (`seq`), and both buses
+        deliver one job's events in that order (a replay repeats only what came before), so
+        one high-water mark per series tells a repeat from a new point, in constant space.
+        Unnumbered events (seq 0) fall back to their event id. A series without a mark may
+        predate the marks: its event ids were recorded instead.
+        """
+        if seq <= 0:
+            return self.first_time(event_id)
+        key = (job, metric)
+        with self.transaction():
+            mark = self._marks.get(key)
+            if mark is None:
+                found = self._db.execute(
+                    "SELECT seq FROM series_marks WHERE job=? AND metric=?", key
+                ).fetchone()
+                mark = int(found[0]) if found else 0
+            if seq <= mark or (mark == 0 and self._applied(event_id)):
+                return False
+            self._db.execute(
+                "INSERT INTO series_marks VALUES (?,?,?) "
+                "ON CONFLICT(job, metric) DO UPDATE SET seq=excluded.seq",
+                (job, metric, seq),
+            )
+            self._marks[key] = seq
+        return True
+
+    def _applied(self, event_id: str) -> bool:
+        found = self._db.execute("SELECT 1 FROM applied_events WHERE event_id=?", (event_id,))
+        return found.fetchone() is not None
+
     # ---- tests and tools ------------------------------------------------------------------
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         return snapshot(self._db)
@@ -400,6 +548,12 @@ def snapshot_file(path: Path | str) -> dict[str, list[tuple[Any, ...]]]:
         return snapshot(db)
     finally:
         db.close()
+
+
+def disk_full(error: BaseException) -> bool:
+    """SQLite could not write for want of space: the write may succeed later, so callers hold
+    what they were applying and retry instead of dropping it."""
+    return isinstance(error, sqlite3.OperationalError) and "full" in str(error)
 
 
 def _dump(obj: Any) -> str:

@@ -91,6 +91,8 @@ class TunerService:
         objective = row.meta.get("objective", {})
         if not tuning or metric != objective.get("MetricName"):
             return
+        if row.meta.get("early_stopping") is False:  # known at launch: no need to read parent
+            return
         parent = self.store.get_tuning_job(tuning)
         if row.doc["TrainingJobStatus"] != "InProgress" or parent is None:
             return
@@ -126,7 +128,16 @@ class TunerService:
                 await self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
 
     async def stop_child(self, row: Row, reason: str, message: str | None = None) -> None:
-        """Ask for a running child to stop, remembering why."""
+        """Ask for a running child to stop, remembering why.
+
+        The job is read afresh first: `row` may predate a change stored while earlier events
+        were handled (a run of metric points shares one row), and writing it back would undo
+        that change.
+        """
+        fresh = self.store.get_training_job(row.doc["TrainingJobName"])
+        if fresh is None:
+            return
+        row.doc, row.meta = fresh.doc, fresh.meta
         row.meta["stop_reason"] = reason
         if self.records.move(row, "Stopping", message):
             await self.command("training-stop", row.doc["TrainingJobName"])
@@ -321,6 +332,7 @@ class TunerService:
             "tuned": tuned,
             "objective": objective,
             "definition": definition.get("DefinitionName"),
+            "early_stopping": _stops_early(doc["HyperParameterTuningJobConfig"]),
         }
         with self.store.transaction():
             created = self.records.create_training(child, meta)
@@ -344,6 +356,11 @@ class TunerService:
                 _without_objective_hp(d) for d in params["TrainingJobDefinitions"]
             ]
         return params
+
+
+def _stops_early(config: dict[str, Any]) -> bool:
+    """Whether the tuner judges this tuning job's children by their objective points."""
+    return config["Strategy"] == "Hyperband" or config.get("TrainingJobEarlyStoppingType") == "Auto"
 
 
 def _definition_named(params: dict[str, Any], name: str | None) -> dict[str, Any]:

@@ -1,0 +1,115 @@
+"""The tuner's metric handler on the hot path: children of tuning jobs that never stop early
+are skipped without reading the parent, and a stop decided on a row that another handler has
+since changed neither undoes that change nor asks twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from emulator.clock import ManualClock
+from emulator.domain.documents import new_tuning_doc
+from emulator.ids import tuning_job_arn
+from emulator.records import JobRecords
+from emulator.store.sqlite import Store
+from emulator.tuner.service import TunerService
+from tests.requests import tuning_request
+
+METRIC = "validation:accuracy"
+
+
+@pytest.fixture
+def tuner() -> tuple[TunerService, Store, list[tuple[str, str]]]:
+    clock = ManualClock()
+    store = Store(":memory:")
+    commands: list[tuple[str, str]] = []
+
+    async def command(action: str, name: str) -> None:
+        commands.append((action, name))
+
+    service = TunerService(store, JobRecords(store, clock, "us-east-1", "1" * 12), clock, command)
+    return service, store, commands
+
+
+async def launch(service: TunerService, name: str, **config: Any) -> list[str]:
+    config["ResourceLimits"] = {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 4}
+    params = tuning_request(name, HyperParameterTuningJobConfig=config)
+    doc = new_tuning_doc(params, tuning_job_arn("us-east-1", "1" * 12, name), 0.0)
+    service.store.insert_tuning_job(doc, {"launched": 0})
+    await service.on_tuning_changed(name)
+    return service.store.child_names(name)
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"TrainingJobEarlyStoppingType": "Off"}, False),
+        ({}, False),
+        ({"TrainingJobEarlyStoppingType": "Auto"}, True),
+    ],
+)
+async def test_children_know_whether_their_tuning_job_stops_early(
+    tuner: Any, config: dict[str, Any], expected: bool
+) -> None:
+    service, store, _ = tuner
+    names = await launch(service, "t", **config)
+    assert {store.get_training_job(n).meta["early_stopping"] for n in names} == {expected}
+
+
+async def test_points_of_children_that_never_stop_early_skip_the_parent(
+    tuner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, store, _ = tuner
+    (child, *_) = await launch(service, "off", TrainingJobEarlyStoppingType="Off")
+    row = store.get_training_job(child)
+    reads: list[str] = []
+    real = store.get_tuning_job
+
+    def counted(name: str) -> Any:
+        reads.append(name)
+        return real(name)
+
+    monkeypatch.setattr(store, "get_tuning_job", counted)
+    await service.on_metric(row, METRIC, 3, 0.1)
+    assert reads == []
+    del row.meta["early_stopping"]  # a child launched before the flag: the parent decides
+    await service.on_metric(row, METRIC, 3, 0.1)
+    assert reads == ["off"]
+
+
+async def early_stop_candidate(service: TunerService, store: Store) -> str:
+    """A tuning job whose fourth child is worse than the median of the first three."""
+    names = await launch(service, "es", TrainingJobEarlyStoppingType="Auto")
+    for name, curve in zip(names[:3], ([0.5, 0.6], [0.6, 0.7], [0.7, 0.8]), strict=True):
+        for value in curve:
+            store.add_metric_point(name, METRIC, 0.0, value)
+    for value in (0.2, 0.3):
+        store.add_metric_point(names[3], METRIC, 0.0, value)
+    return names[3]
+
+
+async def test_a_stop_on_a_stale_row_keeps_the_newer_state(tuner: Any) -> None:
+    service, store, commands = tuner
+    late = await early_stop_candidate(service, store)
+    stale = store.get_training_job(late)
+    current = store.get_training_job(late)
+    current.meta["objective_value"] = 0.3
+    store.update_training_job(current)
+    await service.on_metric(stale, METRIC, 2, 0.3)
+    assert commands.count(("training-stop", late)) == 1
+    stored = store.get_training_job(late)
+    assert stored.doc["TrainingJobStatus"] == "Stopping"
+    assert stored.meta["objective_value"] == 0.3  # not undone by the stale row
+    assert stored.meta["stop_reason"] == "early_stop"
+
+
+async def test_two_points_of_a_run_ask_for_one_stop(tuner: Any) -> None:
+    service, store, commands = tuner
+    late = await early_stop_candidate(service, store)
+    first, second = store.get_training_job(late), store.get_training_job(late)
+    await service.on_metric(first, METRIC, 2, 0.3)
+    await service.on_metric(second, METRIC, 2, 0.3)  # decided on the row as it was before
+    assert commands.count(("training-stop", late)) == 1
+    transitions = store.get_training_job(late).doc["SecondaryStatusTransitions"]
+    assert [t["Status"] for t in transitions].count("Stopping") == 1
