@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AsyncExitStack, contextmanager
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 
 from aiohttp import web
 
@@ -77,7 +76,6 @@ def simulated_agents_component(settings: Settings) -> Component:
         )
         app[HEALTH_PROVIDERS].append(lambda: {"simulation": simulation_health(settings, ctx.clock)})
         async with AsyncExitStack() as stack:
-            stack.enter_context(moto_logs_clock(ctx.clock))
             for index in range(max(1, settings.agents)):
                 agent_ctx = AgentContext(work_dir=settings.jobs_dir, clock=ctx.clock)
                 agent = SimulatedAgent(
@@ -115,22 +113,6 @@ def simulation_health(settings: Settings, clock: Clock) -> dict[str, object]:
         "effective_time_scale": round(kept, 1),
         "virtual_time": clock.now(),
     }
-
-
-@contextmanager
-def moto_logs_clock(clock: Clock) -> Iterator[None]:
-    """moto's CloudWatch Logs drops events over 2 hours ahead of its own clock; virtual time
-    runs ahead of wall time, so while simulating its acceptance window reads our clock."""
-    import moto.logs.models as logs_models
-
-    original = logs_models.utcnow
-    setattr(  # noqa: B010 (a module function, which mypy does not let us assign)
-        logs_models, "utcnow", lambda: datetime.fromtimestamp(clock.now(), UTC).replace(tzinfo=None)
-    )
-    try:
-        yield
-    finally:
-        setattr(logs_models, "utcnow", original)  # noqa: B010
 
 
 def bus_component(url: str) -> Component:
