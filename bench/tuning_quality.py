@@ -14,6 +14,7 @@ Targets checked at the end:
 
     python bench/tuning_quality.py            # full run: 10 seeds (many minutes on 2 cores)
     python bench/tuning_quality.py --quick    # 3 seeds, a smoke test of the whole pipeline
+    python bench/tuning_quality.py --optimisers bayesian random optuna-tpe   # targets only
 
 Optuna is a benchmark-only dependency (`pip install optuna`); its GPSampler needs PyTorch and is
 left out, with a note, when that is missing.
@@ -297,10 +298,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--problems", nargs="*", default=None, help="subset of problem names")
+    parser.add_argument(
+        "--optimisers",
+        nargs="*",
+        default=None,
+        help="subset of optimisers (e.g. bayesian random optuna-tpe: what the targets need)",
+    )
     args = parser.parse_args(argv)
     seeds = args.seeds or (3 if args.quick else 10)
     problems = [p for p in PROBLEMS if args.problems is None or p.name in args.problems]
     optimisers = [OURS, "random", *_optuna_samplers()]
+    optimisers = [o for o in optimisers if args.optimisers is None or o in args.optimisers]
     runs = plan(problems, optimisers, seeds)
     print(
         f"{len(runs)} runs: {len(problems)} problems x {optimisers} x seq/par{BATCH} x "

@@ -142,6 +142,8 @@ class Engine:
         self._curves: CurveSource | None = None
         self._rng_key: list[int] = []
         self._launched = 0
+        self._running: str | None = None
+        """A tuning job known to be running: no tuner handler that could end it ran since."""
 
     # ---- public ---------------------------------------------------------------------------
     async def run(self, request: Mapping[str, Any], curves: CurveSource) -> Outcome:
@@ -164,16 +166,24 @@ class Engine:
         self._curves = curves
         self._rng_key = [self.settings.seed, self._runs, zlib.crc32(name.encode())]
         self._launched = 0
+        self._running = None
         self._create(params)
         await self.tuner.on_tuning_changed(name)
         return name
 
     async def step(self, name: str) -> bool:
-        """Apply the next event; False once tuning job `name` has ended."""
-        if self._ended(name):
-            self.heap = [s for s in self.heap if not isinstance(s.event, Tick)]
-            heapq.heapify(self.heap)
-            return False
+        """Apply the next event; False once tuning job `name` has ended.
+
+        The store is asked only when the tuner may have ended a tuning job since the last
+        answer (it does so only when a training job ends, or on a tick): reading the tuning
+        job's document at every one of thousands of metric events was a sizeable share of a
+        simulation."""
+        if self._running != name:
+            if self._ended(name):
+                self.heap = [s for s in self.heap if not isinstance(s.event, Tick)]
+                heapq.heapify(self.heap)
+                return False
+            self._running = name
         if not self.heap:
             raise SimulationError(f"tuning job {name} has nothing left to do but has not ended")
         item = heapq.heappop(self.heap)
@@ -259,6 +269,7 @@ class Engine:
         elif isinstance(event, End):
             await self._status(event.job, event.status)
         else:
+            self._running = None
             await self.tuner.tick()
 
     def _next(self, name: str, done: int) -> None:
@@ -297,6 +308,7 @@ class Engine:
         )
         row = self.ingest.status(event)
         if row is not None and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING:
+            self._running = None
             await self.tuner.on_tuning_changed(row.meta["tuning_job"])
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from emulator.tuner.model import ObjectiveType
 
@@ -39,14 +39,27 @@ def median_of_running_averages(
     """
     if epoch < 1:
         return None
-    averages = [
-        avg
-        for curve in earlier_curves
-        if len(curve) >= epoch and math.isfinite(avg := statistics.fmean(curve[:epoch]))
-    ]
-    if len(averages) < max(1, min_peers):
+    reached = (curve for curve in earlier_curves if len(curve) >= epoch)
+    return _median((_mean(curve, epoch) for curve in reached), min_peers)
+
+
+def _mean(curve: Sequence[float], epoch: int) -> float:
+    """statistics.fmean(curve[:epoch]) exactly (it is fsum / n), without its per-call overhead:
+    this runs for every objective point of every job, over every earlier job."""
+    return math.fsum(curve if len(curve) == epoch else curve[:epoch]) / epoch
+
+
+def _median(averages: Iterable[float], min_peers: int) -> float | None:
+    finite = [a for a in averages if math.isfinite(a)]
+    if len(finite) < max(1, min_peers):
         return None
-    return statistics.median(averages)
+    return statistics.median(finite)
+
+
+def _worse(value: float, median: float | None, objective_type: ObjectiveType) -> bool:
+    if median is None:
+        return False
+    return value > median if objective_type == "Minimize" else value < median
 
 
 def should_stop(
@@ -65,7 +78,44 @@ def should_stop(
     """
     if epoch < min_epoch:
         return False
-    median = median_of_running_averages(epoch, earlier_curves, min_peers)
-    if median is None:
-        return False
-    return value > median if objective_type == "Minimize" else value < median
+    return _worse(
+        value, median_of_running_averages(epoch, earlier_curves, min_peers), objective_type
+    )
+
+
+class RunningAverages:
+    """Every job's running average after each epoch, each computed once.
+
+    The rule reads, at every objective point, every earlier job's running average at that
+    epoch; from raw curves that is O(jobs x epochs) per point. A caller that judges many points
+    keeps one of these (a cache: a job's series only grows, and a job name is never reused
+    for another series) and asks `should_stop`, which decides exactly as the module's
+    `should_stop` given the same curves.
+    """
+
+    def __init__(self) -> None:
+        self._by_job: dict[str, list[float]] = {}
+
+    def of(self, job: str, curve: Sequence[float]) -> list[float]:
+        """Running averages of `job` (index 0 = epoch 1), extended to cover `curve`."""
+        averages = self._by_job.setdefault(job, [])
+        for epoch in range(len(averages) + 1, len(curve) + 1):
+            averages.append(_mean(curve, epoch))
+        return averages
+
+    def should_stop(
+        self,
+        value: float,
+        epoch: int,
+        earlier: Mapping[str, Sequence[float]],
+        objective_type: ObjectiveType,
+        *,
+        min_peers: int = MIN_PEERS,
+        min_epoch: int = MIN_EPOCH,
+    ) -> bool:
+        """`should_stop` for `earlier` = {earlier job: its curve so far}."""
+        if epoch < max(1, min_epoch):
+            return False
+        averages = (self.of(job, curve) for job, curve in earlier.items())
+        at_epoch = (a[epoch - 1] for a in averages if len(a) >= epoch)
+        return _worse(value, _median(at_epoch, min_peers), objective_type)

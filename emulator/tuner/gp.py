@@ -2,84 +2,216 @@
 
 The model sees points already encoded by `SearchSpace` (scaled axes, one-hot categoricals) and
 targets already standardised by the caller, always to be *minimised*. The kernel is
-`Constant * Matern(nu=2.5, one length scale per coordinate) + White`: nu=2.5 assumes a function
+`amplitude * Matern(nu=2.5, one length scale per coordinate) + noise`: nu=2.5 assumes a function
 twice differentiable, not infinitely smooth (training curves of learning rate rarely are); the
 per-coordinate (ARD) length scales let irrelevant hyperparameters fade out; the white noise
 absorbs run-to-run variation of real training jobs.
 
-Kernel hyperparameters are refitted on every call (strategies keep no state), so the fit is kept
-cheap: a bounded number of L-BFGS-B iterations, few restarts, and at most `MAX_FIT_POINTS`
-observations for the fit itself (the best half and an even spread of the rest). The posterior
-then conditions on *all* points with those hyperparameters, which costs one Cholesky
-factorisation — also how fantasies for pending jobs are added (`Surrogate.condition`).
+Written directly on NumPy/SciPy (the same model scikit-learn's GaussianProcessRegressor builds
+from `ConstantKernel * Matern + WhiteKernel`) because a suggestion's time went into that
+library's per-call bookkeeping, and because a posterior here must grow by a few points at a time:
+`Surrogate.condition` extends the Cholesky factor by a block (O(n^2 k)) instead of refactorising.
+
+**When kernel hyperparameters are fitted.** Below `REFIT_EVERY_CALL_BELOW` points, on every call
+(the likelihood still moves a lot, and the fit is cheap). From there on they are fitted on the
+*first* `refit_size(n)` points only, a size that grows geometrically (x`REFIT_GROWTH`), and the
+fit is cached by those points' bytes: between two sizes every call reuses the same fit, and the
+posterior still conditions on all n points. The cache is memoisation, not state: the fit is a
+pure function of the data it is keyed by (its random restarts are seeded from a hash of them), so
+the same history gives the same suggestions whether or not the cache was warm.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
-import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from scipy.linalg import LinAlgError, cho_solve, cholesky, solve_triangular
 from scipy.optimize import minimize
+from scipy.spatial.distance import cdist
 from scipy.special import erfcx, ndtr
 from scipy.stats import norm
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
 
 MAX_FIT_POINTS = 80
 """Observations used to fit kernel hyperparameters (the posterior always uses all of them)."""
 FIT_MAXITER = 60
 """L-BFGS-B iterations per start: the likelihood surface rarely needs more to get close enough."""
+AMPLITUDE_BOUNDS = (0.05, 20.0)
 LENGTH_SCALE_BOUNDS = (0.01, 20.0)
 """In units of the unit cube: from 1% of a range up to "this coordinate does not matter"."""
 NOISE_BOUNDS = (1e-6, 0.2)
 """White-noise variance in standardised units: keep the model from calling everything noise."""
+JITTER = 1e-8
+"""Added to the training covariance's diagonal for a stable Cholesky factorisation."""
+REFIT_EVERY_CALL_BELOW = 64
+REFIT_GROWTH = 1.2
+"""Above `REFIT_EVERY_CALL_BELOW` points the hyperparameters are refitted each time the data
+have grown by this factor: about a dozen fits for 500 jobs instead of 500."""
+_SQRT5 = math.sqrt(5.0)
 
 
-def _kernel(dim: int) -> Kernel:
-    matern = Matern(length_scale=np.full(dim, 0.3), length_scale_bounds=LENGTH_SCALE_BOUNDS, nu=2.5)
-    return ConstantKernel(1.0, (0.05, 20.0)) * matern + WhiteKernel(1e-3, NOISE_BOUNDS)
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Kernel hyperparameters: signal variance, one length scale per coordinate, noise variance."""
+
+    amplitude: float
+    length_scales: tuple[float, ...]
+    noise: float
+
+    @classmethod
+    def start(cls, dim: int) -> Hyperparameters:
+        """The default first guess of the likelihood search."""
+        return cls(1.0, (0.3,) * dim, 1e-3)
+
+    @classmethod
+    def from_log(cls, theta: np.ndarray) -> Hyperparameters:
+        values = np.exp(theta)
+        return cls(float(values[0]), tuple(float(v) for v in values[1:-1]), float(values[-1]))
+
+    def log(self) -> np.ndarray:
+        return np.log([self.amplitude, *self.length_scales, self.noise])
 
 
-def _bounded_lbfgs(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> Any:
-    """scikit-learn's default optimiser with an iteration cap, to bound the time per call."""
-    result = minimize(
-        obj_func,
-        initial_theta,
-        method="L-BFGS-B",
-        jac=True,
-        bounds=bounds,
-        options={"maxiter": FIT_MAXITER},
-    )
-    return result.x, result.fun
+def _log_bounds(dim: int) -> np.ndarray:
+    return np.log([AMPLITUDE_BOUNDS, *[LENGTH_SCALE_BOUNDS] * dim, NOISE_BOUNDS])
+
+
+def _matern(r: np.ndarray) -> np.ndarray:
+    """Matern-5/2 correlation at scaled distance r (overwrites r: the arrays are large)."""
+    s = np.multiply(r, _SQRT5, out=r)
+    out = s * s
+    out *= 1.0 / 3.0
+    out += s
+    out += 1.0
+    np.negative(s, out=s)
+    np.exp(s, out=s)
+    out *= s
+    return out
+
+
+# --- the posterior ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Surrogate:
-    """A fitted posterior: mean and standard deviation of the standardised objective."""
+    """A posterior: mean and standard deviation of the standardised objective.
 
-    gp: GaussianProcessRegressor
+    `scaled` are the training points divided by the length scales; `chol` the lower Cholesky
+    factor of their covariance (noise and jitter on the diagonal); `alpha` = K^-1 y.
+    """
+
+    params: Hyperparameters
+    scaled: np.ndarray
+    y: np.ndarray
+    chol: np.ndarray
+    alpha: np.ndarray
+
+    def cross(self, x: np.ndarray) -> np.ndarray:
+        """Noise-free covariance between the rows of `x` and the training points."""
+        scaled = np.atleast_2d(x) / np.asarray(self.params.length_scales)
+        return self.params.amplitude * _matern(cdist(scaled, self.scaled))
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mu, sigma = self.gp.predict(np.atleast_2d(x), return_std=True)
-        return np.asarray(mu), np.maximum(np.asarray(sigma), 1e-9)
+        """Mean and standard deviation of a new observation (noise included) at each row."""
+        k = self.cross(x)
+        return k @ self.alpha, self.sigma(k)
+
+    def sigma(self, k: np.ndarray) -> np.ndarray:
+        """Predictive standard deviations, from rows of `cross` (O(n^2) per row)."""
+        v = solve_triangular(self.chol, k.T, lower=True, check_finite=False)
+        var = self.params.amplitude + self.params.noise - np.einsum("ij,ij->j", v, v)
+        return np.maximum(np.sqrt(np.maximum(var, 0.0)), 1e-9)
+
+    def sigma_bound(self, k: np.ndarray) -> np.ndarray:
+        """An upper bound on `sigma(k)` in O(n) per row.
+
+        Conditioning on the single most correlated training point leaves at least the variance
+        that conditioning on all of them does; the small slack covers rounding in `sigma`.
+        """
+        prior = self.params.amplitude + self.params.noise
+        var = prior - np.max(k, axis=1) ** 2 / (prior + JITTER)
+        return np.maximum(np.sqrt(np.maximum(var, 0.0) + 1e-10), 1e-9)
 
     def condition(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
-        """The posterior given extra points (fantasies), with the same kernel hyperparameters."""
-        train_x = np.vstack([self.gp.X_train_, np.atleast_2d(x)])
-        train_y = np.concatenate([self.gp.y_train_, np.atleast_1d(y)])
-        return _posterior(self.gp.kernel_, train_x, train_y)
+        """The posterior given extra points (fantasies), with the same kernel hyperparameters.
+
+        The Cholesky factor grows by one block: [[L, 0], [B, C]] with B = K21 L^-T and
+        C = chol(K22 - B B^T).
+        """
+        x, y = np.atleast_2d(x), np.atleast_1d(y)
+        scaled = x / np.asarray(self.params.length_scales)
+        k21 = self.cross(x)
+        k22 = _train_covariance(self.params, scaled)
+        b = solve_triangular(self.chol, k21.T, lower=True, check_finite=False).T
+        try:
+            c = cholesky(k22 - b @ b.T, lower=True, check_finite=False)
+        except LinAlgError:
+            raw = np.vstack([self.scaled, scaled]) * np.asarray(self.params.length_scales)
+            return posterior(self.params, raw, np.concatenate([self.y, y]))
+        n, k = len(self.y), len(y)
+        chol = np.zeros((n + k, n + k))
+        chol[:n, :n] = self.chol
+        chol[n:, :n] = b
+        chol[n:, n:] = c
+        all_y = np.concatenate([self.y, y])
+        alpha = cho_solve((chol, True), all_y, check_finite=False)
+        return Surrogate(self.params, np.vstack([self.scaled, scaled]), all_y, chol, alpha)
 
 
-def _posterior(kernel: Kernel, x: np.ndarray, y: np.ndarray) -> Surrogate:
-    gp = GaussianProcessRegressor(kernel=kernel, optimizer=None, alpha=1e-8, normalize_y=False)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gp.fit(x, y)
-    return Surrogate(gp)
+def _train_covariance(params: Hyperparameters, scaled: np.ndarray) -> np.ndarray:
+    k = params.amplitude * _matern(cdist(scaled, scaled))
+    k[np.diag_indices_from(k)] += params.noise + JITTER
+    return k
+
+
+def posterior(params: Hyperparameters, x: np.ndarray, y: np.ndarray) -> Surrogate:
+    """The GP posterior given (x, y) under fixed hyperparameters."""
+    scaled = np.atleast_2d(x) / np.asarray(params.length_scales)
+    chol = cholesky(_train_covariance(params, scaled), lower=True, check_finite=False)
+    alpha = cho_solve((chol, True), y, check_finite=False)
+    return Surrogate(params, scaled, np.asarray(y, dtype=float), chol, alpha)
+
+
+# --- fitting the hyperparameters -------------------------------------------------------------
+
+
+def _neg_log_likelihood(
+    theta: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Negative log marginal likelihood and its gradient in log-hyperparameters.
+
+    dLML/dtheta = tr(W dK/dtheta) / 2 with W = alpha alpha^T - K^-1. For a length scale l_j,
+    dK/dlog l_j = amplitude * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) * D_j, D_j the squared scaled
+    difference along j; the sum over D_j is taken through matrix products, never an n*n*d array.
+    """
+    amplitude, noise = math.exp(theta[0]), math.exp(theta[-1])
+    scaled = x / np.exp(theta[1:-1])
+    r = cdist(scaled, scaled)
+    decay = np.exp(-_SQRT5 * r)
+    k_f = amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r**2) * decay
+    k = k_f.copy()
+    k[np.diag_indices_from(k)] += noise + JITTER
+    try:
+        chol = cholesky(k, lower=True, check_finite=False)
+    except LinAlgError:
+        return 1e25, np.zeros_like(theta)
+    alpha = cho_solve((chol, True), y, check_finite=False)
+    n = len(y)
+    lml = (
+        -0.5 * float(y @ alpha)
+        - float(np.log(np.diag(chol)).sum())
+        - 0.5 * n * math.log(2 * math.pi)
+    )
+    w = np.outer(alpha, alpha) - cho_solve((chol, True), np.eye(n), check_finite=False)
+    m = w * (amplitude * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * decay)
+    grad_scales = m.sum(axis=1) @ scaled**2 - np.einsum("aj,aj->j", scaled, m @ scaled)
+    grad = np.concatenate(
+        [[0.5 * float(np.sum(w * k_f))], grad_scales, [0.5 * noise * float(np.trace(w))]]
+    )
+    return -lml, -grad
 
 
 def _fit_subset(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -95,30 +227,77 @@ def _fit_subset(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.sort(np.concatenate([best, rest]))
 
 
-def fit(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Surrogate:
-    """Fit kernel hyperparameters to (x, y), then condition on every point.
-
-    Restarts shrink as data grows (3 random starts below 20 points, 1 below 60, none after):
-    with few points the likelihood is multi-modal and the fit is cheap; with many the default
-    start is already good and each evaluation costs more.
-    """
-    restarts = 3 if len(y) < 20 else 1 if len(y) < 60 else 0
+def fit_hyperparameters(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int
+) -> Hyperparameters:
+    """Maximum-likelihood hyperparameters on (a subset of) the data: the default start plus
+    `restarts` starts drawn uniformly in log-bounds, each a bounded L-BFGS-B search."""
     subset = _fit_subset(y, rng)
-    gp = GaussianProcessRegressor(
-        kernel=_kernel(x.shape[1]),
-        optimizer=_bounded_lbfgs,
-        n_restarts_optimizer=restarts,
-        alpha=1e-8,
-        normalize_y=False,
-        random_state=int(rng.integers(2**31)),
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        gp.fit(x[subset], y[subset])
-    if len(subset) == len(y):
-        return Surrogate(gp)
-    return _posterior(gp.kernel_, x, y)
+    fx, fy = x[subset], y[subset]
+    bounds = _log_bounds(x.shape[1])
+    # Restarts drawn as scikit-learn drew them (a RandomState seeded from `rng`), so that
+    # suggestions stay what they were before this module stopped using it.
+    draws = np.random.RandomState(int(rng.integers(2**31)))
+    starts = [Hyperparameters.start(x.shape[1]).log()]
+    starts += [draws.uniform(bounds[:, 0], bounds[:, 1]) for _ in range(restarts)]
+    best_theta, best_value = starts[0], math.inf
+    for theta in starts:
+        result = minimize(
+            _neg_log_likelihood,
+            theta,
+            args=(fx, fy),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": FIT_MAXITER},
+        )
+        if float(result.fun) < best_value:
+            best_theta, best_value = result.x, float(result.fun)
+    return Hyperparameters.from_log(best_theta)
 
+
+def refit_size(n: int) -> int:
+    """How many of the first points the hyperparameters are fitted on, with n points known."""
+    if n < REFIT_EVERY_CALL_BELOW:
+        return n
+    size = REFIT_EVERY_CALL_BELOW
+    while math.ceil(size * REFIT_GROWTH) <= n:
+        size = math.ceil(size * REFIT_GROWTH)
+    return size
+
+
+def hyperparameters(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Hyperparameters:
+    """Hyperparameters for (x, y) on the refit schedule (module docstring).
+
+    Restarts shrink as data grow (3 random starts below 20 points, 1 below 60, none after):
+    with few points the likelihood is multi-modal and the fit is cheap. A scheduled fit, rare,
+    always gets one restart.
+    """
+    n = len(y)
+    if n < REFIT_EVERY_CALL_BELOW:
+        return fit_hyperparameters(x, y, rng, 3 if n < 20 else 1 if n < 60 else 0)
+    size = refit_size(n)
+    prefix = np.ascontiguousarray(x[:size], dtype=float)
+    head = y[:size]
+    spread = float(np.std(head))
+    z = np.round((head - np.mean(head)) / (spread if spread > 1e-12 else 1.0), 9)
+    return _scheduled_fit(prefix.tobytes(), z.tobytes(), prefix.shape[1])
+
+
+@functools.lru_cache(maxsize=32)
+def _scheduled_fit(x_bytes: bytes, y_bytes: bytes, dim: int) -> Hyperparameters:
+    x = np.frombuffer(x_bytes).reshape(-1, dim)
+    y = np.frombuffer(y_bytes)
+    seed = int.from_bytes(hashlib.blake2b(x_bytes + y_bytes, digest_size=8).digest(), "little")
+    return fit_hyperparameters(x, y, np.random.default_rng(seed), restarts=1)
+
+
+def fit(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Surrogate:
+    """Hyperparameters on the refit schedule, then the posterior given every point."""
+    return posterior(hyperparameters(x, y, rng), x, y)
+
+
+# --- expected improvement --------------------------------------------------------------------
 
 _SQRT_HALF_PI = math.sqrt(math.pi / 2)
 
@@ -140,6 +319,33 @@ def log_expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float) -> 
     log_h_lower = norm.logpdf(zl) + np.log1p(np.maximum(zl * mills, -1.0 + 1e-16))
     log_h = np.where(upper, log_h_upper, log_h_lower)
     return np.log(sigma) + log_h
+
+
+def top_log_ei(
+    model: Surrogate, x: np.ndarray, best: float, keep: int, floor: float = -math.inf
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of `x` that may rank among the `keep` best by log EI, and their exact log EI.
+
+    `floor` is the score the `keep`-th best candidate found elsewhere already has. Returns row
+    indices in ascending order. Exact, but cheaper than scoring every row: the posterior
+    variance (O(n^2) a row) is computed only where an upper bound on log EI (EI grows with
+    sigma; `Surrogate.sigma_bound` costs O(n)) reaches the `keep`-th best exact score — first
+    for the `keep` rows of highest bound, then for every other row whose bound reaches the
+    threshold they set. Late in a search most candidates sit near some observation and drop out.
+    """
+    k = model.cross(x)
+    mu = k @ model.alpha
+    bound = log_expected_improvement(mu, model.sigma_bound(k), best)
+    order = np.argsort(-bound, kind="stable")
+    first = order[:keep][bound[order[:keep]] >= floor]
+    scores = np.full(len(x), -math.inf)
+    scores[first] = log_expected_improvement(mu[first], model.sigma(k[first]), best)
+    threshold = max(floor, float(scores[first].min())) if len(first) >= keep else floor
+    rest = order[keep:][bound[order[keep:]] >= threshold]
+    if len(rest):
+        scores[rest] = log_expected_improvement(mu[rest], model.sigma(k[rest]), best)
+    rows = np.sort(np.concatenate([first, rest]))
+    return rows, scores[rows]
 
 
 def expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float) -> np.ndarray:

@@ -59,3 +59,42 @@ def test_needs_enough_peers_that_reached_the_epoch():
 def test_non_finite_values_never_stop_and_bad_peers_are_ignored():
     assert not should_stop(float("nan"), 2, CURVES, "Minimize")
     assert median_of_running_averages(2, [*CURVES, [1.0, float("nan")]]) == pytest.approx(1.2)
+
+
+def test_running_averages_are_exactly_statistics_fmean():
+    """The fast path must decide exactly as the documented rule: bit-equal medians."""
+    import random
+    import statistics
+
+    rng = random.Random(0)
+    curves = [[rng.uniform(0, 1) for _ in range(rng.randint(1, 30))] for _ in range(101)]
+    for epoch in range(1, 31):
+        for earlier in (curves, [c[:epoch] for c in curves]):
+            averages = [statistics.fmean(c[:epoch]) for c in earlier if len(c) >= epoch]
+            expected = statistics.median(averages) if len(averages) >= 3 else None
+            assert median_of_running_averages(epoch, earlier) == expected
+
+
+def test_running_averages_decide_exactly_as_the_rule_on_a_growing_tuning_job():
+    """Jobs report epoch by epoch, interleaved; every decision equals the pure rule's."""
+    import random
+
+    from emulator.tuner.early_stopping import RunningAverages
+
+    rng = random.Random(1)
+    cache = RunningAverages()
+    curves: dict[str, list[float]] = {f"job-{i}": [] for i in range(40)}
+    names = list(curves)
+    decisions = []
+    for _ in range(600):
+        index = rng.randrange(len(names))
+        job = names[index]
+        value = rng.uniform(0, 1) if rng.random() > 0.02 else float("nan")
+        curves[job].append(value)
+        step = len(curves[job])
+        earlier = {n: curves[n][:step] for n in names[:index]}
+        for objective in ("Minimize", "Maximize"):
+            expected = should_stop(value, step, list(earlier.values()), objective)
+            assert cache.should_stop(value, step, earlier, objective) == expected
+            decisions.append(expected)
+    assert any(decisions) and not all(decisions)
