@@ -7,10 +7,12 @@ twice differentiable, not infinitely smooth (training curves of learning rate ra
 per-coordinate (ARD) length scales let irrelevant hyperparameters fade out; the white noise
 absorbs run-to-run variation of real training jobs.
 
-Written directly on NumPy/SciPy (the same model scikit-learn's GaussianProcessRegressor builds
-from `ConstantKernel * Matern + WhiteKernel`) because a suggestion's time went into that
-library's per-call bookkeeping, and because a posterior here must grow by a few points at a time:
-`Surrogate.condition` extends the Cholesky factor by a block (O(n^2 k)) instead of refactorising.
+The kernel hyperparameters are fitted by scikit-learn's GaussianProcessRegressor (maximum
+marginal likelihood over `ConstantKernel * Matern + WhiteKernel`). The posterior given them is
+computed here on NumPy/SciPy (the same formulas, checked against scikit-learn's predictions):
+a suggestion's time went into that library's per-call bookkeeping, and a posterior here must
+grow by a few points at a time: `Surrogate.condition` extends the Cholesky factor by a block
+(O(n^2 k)) instead of refactorising.
 
 **When kernel hyperparameters are fitted.** Below `REFIT_EVERY_CALL_BELOW` points, on every call
 (the likelihood still moves a lot, and the fit is cheap). From there on they are fitted on the
@@ -26,7 +28,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.linalg import LinAlgError, cho_solve, cholesky, solve_triangular
@@ -34,6 +38,9 @@ from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 from scipy.special import erfcx, ndtr
 from scipy.stats import norm
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
 
 MAX_FIT_POINTS = 80
 """Observations used to fit kernel hyperparameters (the posterior always uses all of them)."""
@@ -178,40 +185,25 @@ def posterior(params: Hyperparameters, x: np.ndarray, y: np.ndarray) -> Surrogat
 # --- fitting the hyperparameters -------------------------------------------------------------
 
 
-def _neg_log_likelihood(
-    theta: np.ndarray, x: np.ndarray, y: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """Negative log marginal likelihood and its gradient in log-hyperparameters.
+def _kernel(dim: int) -> Kernel:
+    start = Hyperparameters.start(dim)
+    matern = Matern(np.array(start.length_scales), LENGTH_SCALE_BOUNDS, nu=2.5)
+    return ConstantKernel(start.amplitude, AMPLITUDE_BOUNDS) * matern + WhiteKernel(
+        start.noise, NOISE_BOUNDS
+    )
 
-    dLML/dtheta = tr(W dK/dtheta) / 2 with W = alpha alpha^T - K^-1. For a length scale l_j,
-    dK/dlog l_j = amplitude * 5/3 (1 + sqrt5 r) exp(-sqrt5 r) * D_j, D_j the squared scaled
-    difference along j; the sum over D_j is taken through matrix products, never an n*n*d array.
-    """
-    amplitude, noise = math.exp(theta[0]), math.exp(theta[-1])
-    scaled = x / np.exp(theta[1:-1])
-    r = cdist(scaled, scaled)
-    decay = np.exp(-_SQRT5 * r)
-    k_f = amplitude * (1.0 + _SQRT5 * r + (5.0 / 3.0) * r**2) * decay
-    k = k_f.copy()
-    k[np.diag_indices_from(k)] += noise + JITTER
-    try:
-        chol = cholesky(k, lower=True, check_finite=False)
-    except LinAlgError:
-        return 1e25, np.zeros_like(theta)
-    alpha = cho_solve((chol, True), y, check_finite=False)
-    n = len(y)
-    lml = (
-        -0.5 * float(y @ alpha)
-        - float(np.log(np.diag(chol)).sum())
-        - 0.5 * n * math.log(2 * math.pi)
+
+def _bounded_lbfgs(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> Any:
+    """scikit-learn's default optimiser with an iteration cap, to bound the time per fit."""
+    result = minimize(
+        obj_func,
+        initial_theta,
+        method="L-BFGS-B",
+        jac=True,
+        bounds=bounds,
+        options={"maxiter": FIT_MAXITER},
     )
-    w = np.outer(alpha, alpha) - cho_solve((chol, True), np.eye(n), check_finite=False)
-    m = w * (amplitude * (5.0 / 3.0) * (1.0 + _SQRT5 * r) * decay)
-    grad_scales = m.sum(axis=1) @ scaled**2 - np.einsum("aj,aj->j", scaled, m @ scaled)
-    grad = np.concatenate(
-        [[0.5 * float(np.sum(w * k_f))], grad_scales, [0.5 * noise * float(np.trace(w))]]
-    )
-    return -lml, -grad
+    return result.x, result.fun
 
 
 def _fit_subset(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -230,30 +222,28 @@ def _fit_subset(y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def fit_hyperparameters(
     x: np.ndarray, y: np.ndarray, rng: np.random.Generator, restarts: int
 ) -> Hyperparameters:
-    """Maximum-likelihood hyperparameters on (a subset of) the data: the default start plus
-    `restarts` starts drawn uniformly in log-bounds, each a bounded L-BFGS-B search."""
+    """Maximum-likelihood hyperparameters on (a subset of) the data, by scikit-learn's
+    GaussianProcessRegressor: the default start plus `restarts` starts drawn uniformly in
+    log-bounds, each a bounded L-BFGS-B search. Fits are rare (see the module docstring); the
+    posterior they feed is ours."""
     subset = _fit_subset(y, rng)
-    fx, fy = x[subset], y[subset]
-    bounds = _log_bounds(x.shape[1])
-    # Restarts drawn as scikit-learn drew them (a RandomState seeded from `rng`), so that
-    # suggestions stay what they were before this module stopped using it.
-    draws = np.random.RandomState(int(rng.integers(2**31)))
-    starts = [Hyperparameters.start(x.shape[1]).log()]
-    starts += [draws.uniform(bounds[:, 0], bounds[:, 1]) for _ in range(restarts)]
-    best_theta, best_value = starts[0], math.inf
-    for theta in starts:
-        result = minimize(
-            _neg_log_likelihood,
-            theta,
-            args=(fx, fy),
-            jac=True,
-            method="L-BFGS-B",
-            bounds=bounds,
-            options={"maxiter": FIT_MAXITER},
-        )
-        if float(result.fun) < best_value:
-            best_theta, best_value = result.x, float(result.fun)
-    return Hyperparameters.from_log(best_theta)
+    model = GaussianProcessRegressor(
+        kernel=_kernel(x.shape[1]),
+        optimizer=_bounded_lbfgs,
+        n_restarts_optimizer=restarts,
+        alpha=JITTER,
+        normalize_y=False,
+        random_state=int(rng.integers(2**31)),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(x[subset], y[subset])
+    kernel = model.kernel_
+    return Hyperparameters(
+        float(kernel.k1.k1.constant_value),
+        tuple(float(v) for v in np.atleast_1d(kernel.k1.k2.length_scale)),
+        float(kernel.k2.noise_level),
+    )
 
 
 def refit_size(n: int) -> int:
