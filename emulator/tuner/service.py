@@ -34,7 +34,7 @@ from emulator.records import JobRecords
 from emulator.store.sqlite import Row, Store
 from emulator.tuner.completion import CONVERGENCE, check_completion, jobs_not_improving
 from emulator.tuner.definitions import joint_history, joint_space, split
-from emulator.tuner.early_stopping import should_stop
+from emulator.tuner.early_stopping import RunningAverages
 from emulator.tuner.hyperband import EPOCH_KEYS, HyperbandSettings, decide, rung_values
 from emulator.tuner.model import History, ObjectiveType, Observation
 from emulator.tuner.space import SearchSpace
@@ -59,6 +59,8 @@ class TunerService:
         self.records = records
         self.clock = clock
         self.command = command
+        self.running_averages = RunningAverages()
+        """Earlier jobs' running averages for the early-stopping rule, each computed once."""
 
     # ---- handlers ---------------------------------------------------------------------
     async def on_tuning_changed(self, name: str) -> None:
@@ -123,8 +125,8 @@ class TunerService:
             if decision.stop:
                 await self.stop_child(row, "early_stop", f"Stopping: Hyperband {decision.reason}")
         elif config.get("TrainingJobEarlyStoppingType") == "Auto":
-            earlier = list(self.store.series_of(names[:index], metric, step).values())
-            if should_stop(value, step, earlier, objective_type):
+            earlier = self.store.series_of(names[:index], metric, step)
+            if self.running_averages.should_stop(value, step, earlier, objective_type):
                 await self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
 
     async def stop_child(self, row: Row, reason: str, message: str | None = None) -> None:
