@@ -36,6 +36,7 @@ from emulator.simulator.curves import (
     space_of,
 )
 from emulator.simulator.engine import Engine, SimulationError, SimulationSettings
+from emulator.simulator.surrogate import SurrogateCurves
 from emulator.tuner.hyperband import EPOCH_KEYS, infer_max_resource
 from emulator.tuner.space import SearchSpace
 
@@ -61,6 +62,13 @@ def configure(parser: Parser) -> None:
         help="per-job start-up overhead: ~120 cold SageMaker, ~20 warm pool, 0 local",
     )
     parser.add_argument("--stop-delay", type=float, default=5.0, metavar="SECONDS")
+    parser.add_argument(
+        "--replay",
+        choices=REPLAYS,
+        default="nearest",
+        help="recorded curves: the nearest recorded run's, or surrogate final values (a GP "
+        "fitted to the recorded runs) on recorded curve shapes",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON summary")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write the analytics table")
     parser.add_argument("--plot", type=Path, metavar="FILE", help="write a PNG (matplotlib)")
@@ -80,7 +88,7 @@ def simulate(args: argparse.Namespace) -> int:
         requests = _requests(json.loads(args.spec.read_text()))
         for request in requests:
             validate_input("CreateHyperParameterTuningJob", request)
-        runs = [(r, curve_source(args.curves, r)) for r in requests]
+        runs = [(r, curve_source(args.curves, r, replay=args.replay)) for r in requests]
         outcomes = [_simulate_once(args, runs, args.seed + i) for i in range(args.seeds)]
     except (
         EmulatorError,
@@ -130,16 +138,21 @@ def _simulate_once(
         engine.store.close()
 
 
-def curve_source(name: str, request: dict[str, Any], *, exact: bool = False) -> CurveSource:
+REPLAYS = ("nearest", "surrogate")
+
+
+def curve_source(
+    name: str, request: dict[str, Any], *, exact: bool = False, replay: str = "nearest"
+) -> CurveSource:
     """The curves for one request: a recorded set bound to its space, or synthetic ones."""
     definition = definitions_of(request)[0]
     config = request["HyperParameterTuningJobConfig"]
     ranges = definition.get("HyperParameterRanges") or config.get("ParameterRanges", {})
     static = dict(definition.get("StaticHyperParameters", {}))
+    objective = definition.get("TuningObjective") or config.get(
+        "HyperParameterTuningJobObjective", {}
+    )
     if name == SYNTHETIC:
-        objective = definition.get("TuningObjective") or config.get(
-            "HyperParameterTuningJobObjective", {}
-        )
         return SyntheticCurves(
             metric=objective.get("MetricName", "validation:accuracy"),
             objective_type="Minimize" if objective.get("Type") == "Minimize" else "Maximize",
@@ -154,6 +167,8 @@ def curve_source(name: str, request: dict[str, Any], *, exact: bool = False) -> 
             f"{', '.join(source.differing_static)}; their curves are replayed anyway",
             file=sys.stderr,
         )
+    if replay == "surrogate" and not exact:
+        return SurrogateCurves(source, objective.get("MetricName", ""))
     return source
 
 

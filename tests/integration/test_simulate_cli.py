@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from emulator.simulator.cli import main
+from emulator.simulator.curves import load_set
 from tests.requests import tuning_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,3 +162,26 @@ def test_plot_is_written_or_refused_without_matplotlib(
     else:
         assert done.returncode == 0, done.stderr
         assert picture.read_bytes().startswith(b"\x89PNG")
+
+
+def test_surrogate_replay_gives_recorded_shapes_model_finals(
+    simulate: Callable[..., Done],
+) -> None:
+    spec_file = str(ROOT / "fixtures" / "specs" / "image-classification-early-stopping.json")
+    args = (spec_file, "--curves", "image-classification-cpu", "--seed", "2", "--json")
+    nearest = json.loads(simulate(*args).stdout)
+    done = simulate(*args, "--replay", "surrogate")
+    assert done.returncode == 0, done.stderr
+    surrogate = json.loads(done.stdout)
+    again = json.loads(simulate(*args, "--replay", "surrogate").stdout)["jobs"]
+    assert [{**j, "name": ""} for j in again] == [{**j, "name": ""} for j in surrogate["jobs"]]
+    recorded = {
+        round(v, 6)
+        for r in load_set("image-classification-cpu").runs
+        for v in [r.curve.epoch_values["validation:accuracy"][-1]]
+    }
+    finals = [j["final_objective"] for j in surrogate["jobs"] if j["status"] == "Completed"]
+    assert finals and any(round(f, 6) not in recorded for f in finals)
+    assert max(finals) <= max(recorded) + 1e-9
+    near = [j["final_objective"] for j in nearest["jobs"] if j["status"] == "Completed"]
+    assert all(round(f, 6) in recorded for f in near)
