@@ -141,7 +141,11 @@ class ControlPlane:
 
     async def consume(self, events: Subscription) -> None:
         """Take every event already waiting (up to BATCH) at once: consecutive metric and log
-        events are applied as one run; anything else, alone and in its place."""
+        events are applied as one run; anything else, alone and in its place.
+
+        Asking for the next batch acknowledges this one to the bus (over MQTT: to the broker),
+        so every event of a batch is committed, or deliberately dropped, before: one taken when
+        the process dies is delivered again, and the store's idempotence applies it once."""
         while True:
             batch = await self._gather(events)
             for run in runs(event for _topic, event in batch):

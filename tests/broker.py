@@ -22,6 +22,11 @@ MOSQUITTO = shutil.which("mosquitto") or (
     "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
 )
 AUTOSAVE_SECONDS = 1
+INFLIGHT = 1000
+"""Unacknowledged messages the broker sends a client at once. Our bus acknowledges a message
+once it is handled, so this bounds what waits in its queues: above the control plane's batch
+(512), below the bus's backlog for not-yet-opened subscriptions (10,000), which a restarted
+control plane would otherwise overflow with what was queued while it was away."""
 
 
 def free_port() -> int:
@@ -82,7 +87,7 @@ class Broker:
             "persistence true",
             f"persistence_location {persistence}/",
             f"autosave_interval {AUTOSAVE_SECONDS}",
-            "max_inflight_messages 0",
+            f"max_inflight_messages {INFLIGHT}",
             "max_queued_messages 0",
             "set_tcp_nodelay true",
             f"log_dest file {self.log_file}",

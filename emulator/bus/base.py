@@ -14,18 +14,25 @@ from emulator.domain.events import Event
 
 
 class Subscription(Protocol):
-    """What `subscribe()` yields: `async for topic, event in it`, or a batch at a time."""
+    """What `subscribe()` yields: `async for topic, event in it`, or a batch at a time.
+
+    Taking more (`__anext__`, `batch`) acknowledges what was taken before, so a consumer
+    handles each event (commits its effect) before it asks for the next: an event taken but
+    not yet handled when the process dies is delivered again (over MQTT, on its next session).
+    """
 
     def __aiter__(self) -> AsyncIterator[tuple[str, Event]]: ...
 
     async def __anext__(self) -> tuple[str, Event]: ...
 
     async def batch(self, limit: int) -> list[tuple[str, Event]]:
-        """Wait for one (topic, event), then take those already waiting, `limit` in all."""
+        """Acknowledge what was taken before; wait for one (topic, event), then take those
+        already waiting, `limit` in all."""
         ...
 
     def ready(self, limit: int) -> list[tuple[str, Event]]:
-        """Take up to `limit` of those already waiting, without waiting (maybe none)."""
+        """Take up to `limit` more of those already waiting, without waiting (maybe none);
+        they join the batch being taken, acknowledged with it."""
         ...
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from emulator.bus.base import topic_matches
@@ -82,23 +82,45 @@ class InProcessBus:
 
 class QueueSubscription:
     """A subscription's endless iterator over its queue (shared by both bus implementations),
-    which also hands over everything already queued at once, for consumers that batch."""
+    which also hands over everything already queued at once, for consumers that batch.
 
-    def __init__(self, queue: asyncio.Queue[_Item]) -> None:
+    Asking for more (`__anext__`, `batch`) settles everything taken before: a consumer handles
+    what it took before it asks again, so that is the moment its effects are durable. Over MQTT
+    `settle(n)` then acknowledges those n deliveries to the broker (at-least-once: what was
+    taken but never settled is delivered again on the next session); in-process it is None.
+    `ready` only adds to what is being taken, so it settles nothing.
+    """
+
+    def __init__(
+        self, queue: asyncio.Queue[_Item], settle: Callable[[int], None] | None = None
+    ) -> None:
         self._queue = queue
+        self._settle = settle
+        self._taken = 0  # handed out since the last settlement
 
     def __aiter__(self) -> QueueSubscription:
         return self
 
     async def __anext__(self) -> _Item:
-        return await self._queue.get()
+        self._settle_taken()
+        item = await self._queue.get()
+        self._taken += 1
+        return item
 
     async def batch(self, limit: int) -> list[_Item]:
+        self._settle_taken()
         first = await self._queue.get()
+        self._taken += 1
         return [first, *self.ready(limit - 1)]
 
     def ready(self, limit: int) -> list[_Item]:
         items: list[_Item] = []
         while len(items) < limit and not self._queue.empty():
             items.append(self._queue.get_nowait())
+        self._taken += len(items)
         return items
+
+    def _settle_taken(self) -> None:
+        if self._taken and self._settle is not None:
+            self._settle(self._taken)
+        self._taken = 0

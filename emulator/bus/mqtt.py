@@ -16,6 +16,12 @@ exactly-once effects:
   subscribed at the broker for the bus's life; messages that match no open `subscribe()` (those
   queued for us arrive right after connecting) wait in a bounded backlog for the first
   `subscribe()` that matches.
+- **Acknowledged once handled.** A received message is acknowledged (PUBACK) only when every
+  subscription it was queued for has settled it, i.e. its consumer handled it and asked for
+  more (`acks.py`): until then the broker keeps it, and sends it again on our next session if
+  we die. So the broker's in-flight limit (Mosquitto `max_inflight_messages`, default 20) bounds
+  what waits in our queues, the backlog included: 1000 is above the control plane's batch and
+  below BACKLOG, so what a restarted control plane is sent before it subscribes always fits.
 - **Reconnection** with exponential back-off (and jitter, so a fleet of agents does not
   reconnect in lockstep), re-subscribing every filter after each connect.
 - **Last will**, retained (it replaces the retained heartbeat it contradicts), with a fresh
@@ -23,7 +29,8 @@ exactly-once effects:
 
 Broker settings that make a broker crash lose nothing: `persistence true`, `autosave_interval 1`
 (Mosquitto then saves every one to two seconds, inside the default `replay_seconds` of 3),
-`max_queued_messages 0` (or large, so an absent subscriber's queue is not cut).
+`max_queued_messages 0` (or large, so an absent subscriber's queue is not cut), and
+`max_inflight_messages 1000` (see above).
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -46,6 +53,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
+from emulator.bus.acks import AckLedger, Delivery
 from emulator.bus.base import topic_matches
 from emulator.bus.memory import QueueSubscription
 from emulator.clock import Clock, SystemClock
@@ -139,11 +147,28 @@ class _Outgoing:
 
 @dataclass(eq=False)
 class _Subscription:
+    """A local subscription: its queue, and beside it (same order) the deliveries it holds."""
+
     filters: tuple[str, ...]
-    queue: asyncio.Queue[_Item]
+    queue: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
+    held: deque[Delivery] = field(default_factory=deque)
 
     def matches(self, topic: str) -> bool:
         return any(topic_matches(f, topic) for f in self.filters)
+
+    def put(self, item: _Item, delivery: Delivery) -> None:
+        self.queue.put_nowait(item)
+        self.held.append(delivery)
+
+    def settle(self, count: int) -> None:
+        """The consumer handled the `count` oldest items it took: they may be acknowledged."""
+        for _ in range(min(count, len(self.held))):  # none left once abandoned
+            self.held.popleft().release()
+
+    def abandon(self) -> None:
+        """Closed: what it holds was never (known to be) handled; the broker will resend it."""
+        while self.held:
+            self.held.popleft().release(abandon=True)
 
 
 class MqttBus:
@@ -188,7 +213,7 @@ class MqttBus:
         self._targets: dict[str, list[_Subscription]] = {}
         """Topic -> the subscriptions it matches; emptied whenever the subscriptions change."""
         self._filters: set[str] = set()
-        self._backlog: deque[_Item] = deque(maxlen=BACKLOG)
+        self._backlog: deque[tuple[_Item, Delivery]] = deque()
         self._client: aiomqtt.Client | None = None
         self._first: asyncio.Future[None] | None = None  # outcome of the first connection
         self._runner: asyncio.Task[None] | None = None
@@ -262,7 +287,7 @@ class MqttBus:
 
     @asynccontextmanager
     async def subscribe(self, *filters: str) -> AsyncIterator[QueueSubscription]:
-        sub = _Subscription(filters, asyncio.Queue())
+        sub = _Subscription(filters)
         self._subs.append(sub)
         self._targets.clear()
         self._adopt_backlog(sub)
@@ -274,16 +299,17 @@ class MqttBus:
             except aiomqtt.MqttError as exc:
                 log.info("%s: subscribe deferred to reconnection: %s", self.client_id, exc)
         try:
-            yield QueueSubscription(sub.queue)
+            yield QueueSubscription(sub.queue, sub.settle)
         finally:
             self._subs.remove(sub)
             self._targets.clear()
+            sub.abandon()
 
     def _adopt_backlog(self, sub: _Subscription) -> None:
-        kept = [item for item in self._backlog if not sub.matches(item[0])]
-        for item in self._backlog:
+        kept = [entry for entry in self._backlog if not sub.matches(entry[0][0])]
+        for item, delivery in self._backlog:
             if sub.matches(item[0]):
-                sub.queue.put_nowait(item)
+                sub.put(item, delivery)
         self._backlog.clear()
         self._backlog.extend(kept)
 
@@ -326,6 +352,7 @@ class MqttBus:
             logger=log.getChild("aiomqtt"),
         )
         client.pending_calls_threshold = 2 * WINDOW  # a full window is normal, not a warning
+        ledger = _manual_acks(client)
         async with client:
             _no_delay(client)
             self._client = client
@@ -337,10 +364,12 @@ class MqttBus:
                 if self._filters:
                     self._check_granted(await client.subscribe(_qos1(self._filters)))
                 async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._read(client), name=f"mqtt-read:{self.client_id}")
+                    reader = self._read(client, ledger)
+                    tasks.create_task(reader, name=f"mqtt-read:{self.client_id}")
                     tasks.create_task(self._send(client), name=f"mqtt-send:{self.client_id}")
             finally:
                 self._client = None
+                ledger.close()
 
     def _where(self) -> str:
         return f"{self.address.host}:{self.address.port}"
@@ -371,12 +400,19 @@ class MqttBus:
         fresh = replace(event, event_id=new_event_id(), ts=self._clock.now())
         return aiomqtt.Will(topic, encode(fresh), qos=1, retain=True)
 
-    async def _read(self, client: aiomqtt.Client) -> None:
+    async def _read(self, client: aiomqtt.Client, ledger: AckLedger) -> None:
         async for message in client.messages:
             payload = message.payload
-            self._deliver(message.topic.value, payload if isinstance(payload, bytes) else b"")
+            delivery = ledger.receive(message.mid, message.qos)
+            try:
+                self._deliver(
+                    message.topic.value, payload if isinstance(payload, bytes) else b"", delivery
+                )
+            finally:
+                delivery.release()  # the reader's own hold: handed out (or dropped)
 
-    def _deliver(self, topic: str, payload: bytes) -> None:
+    def _deliver(self, topic: str, payload: bytes, delivery: Delivery) -> None:
+        """Queue the message for every matching subscription, each holding `delivery`."""
         try:
             event = decode(payload)
         except Exception as exc:
@@ -388,11 +424,14 @@ class MqttBus:
                 self._targets.clear()
             targets = self._targets[topic] = [sub for sub in self._subs if sub.matches(topic)]
         for sub in targets:
-            sub.queue.put_nowait((topic, event))
+            delivery.hold()
+            sub.put((topic, event), delivery)
         if not targets:
             if len(self._backlog) == BACKLOG:
                 log.warning("%s: backlog full, dropping the oldest message", self.client_id)
-            self._backlog.append((topic, event))
+                self._backlog.popleft()[1].release()  # deliberately dropped: acknowledged
+            delivery.hold()
+            self._backlog.append(((topic, event), delivery))
 
     async def _send(self, client: aiomqtt.Client) -> None:
         """Drain the outbox in order, a window at a time; pop only what the broker acknowledged."""
@@ -425,6 +464,13 @@ class MqttBus:
             self._outbox.extendleft(reversed(recent))
             self._idle.clear()
             self._pending.set()
+
+
+def _manual_acks(client: aiomqtt.Client) -> AckLedger:
+    """Stop paho acknowledging on receipt; the ledger acknowledges once handled instead."""
+    paho = client._client
+    paho.manual_ack_set(True)
+    return AckLedger(lambda mid: paho.ack(mid, 1))
 
 
 def _no_delay(client: aiomqtt.Client) -> None:
