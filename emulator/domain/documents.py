@@ -109,6 +109,14 @@ def objective_of(tuning_params: dict[str, Any], definition: dict[str, Any]) -> d
     return dict(objective or {})
 
 
+def ranges_of(tuning_params: dict[str, Any], definition: dict[str, Any]) -> dict[str, Any]:
+    """The ParameterRanges a definition is searched over (its own, or the job-level ones)."""
+    ranges = definition.get("HyperParameterRanges") or tuning_params[
+        "HyperParameterTuningJobConfig"
+    ].get("ParameterRanges")
+    return dict(ranges or {})
+
+
 def echo_definition(definition: dict[str, Any], objective_metric: str) -> dict[str, Any]:
     """A definition as Describe echoes it: KmsKeyId, derived ResourceConfig, objective hp."""
     echoed = copy.deepcopy(definition)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import zlib
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -39,8 +38,16 @@ from agents.agent import Agent, BusReporter
 from agents.runner import AgentContext, JobReporter, StopRequest
 from emulator.bus.base import Bus
 from emulator.clock import Clock
-from emulator.domain.documents import TUNING_OBJECTIVE_HP, definitions_of
-from emulator.simulator.curves import Curve, CurveSet, NoRecordedCurve, RecordedCurves, space_of
+from emulator.domain.documents import TUNING_OBJECTIVE_HP, definitions_of, ranges_of
+from emulator.simulator.curves import (
+    Curve,
+    CurveSet,
+    NoRecordedCurve,
+    RecordedCurves,
+    launch_rng,
+    run_key,
+    space_of,
+)
 from emulator.simulator.engine import SimulationSettings
 from emulator.tuner.space import SearchSpace
 
@@ -80,12 +87,6 @@ class Drawn:
 # --- drawing a job's curve -------------------------------------------------------------------
 
 
-def curve_rng(seed: int, tuning_job: str, launch_index: int, run: int = 1) -> np.random.Generator:
-    """The generator a job's curve is drawn with: `amt simulate --seed` for the `run`-th
-    request simulated in one engine, keyed by the tuning job's name and the launch."""
-    return np.random.default_rng([seed, run, zlib.crc32(tuning_job.encode()), launch_index])
-
-
 class CurveDrawer:
     """Draws each job's curve from one recorded set, bound to its tuning job's search space."""
 
@@ -112,7 +113,7 @@ class CurveDrawer:
         return Drawn(curve, run.run_id, distance, notes)
 
     def _rng(self, tuning_job: str, origin: JobOrigin) -> np.random.Generator:
-        return curve_rng(self.seed, tuning_job, origin.launch_index)
+        return launch_rng(run_key(self.seed, tuning_job), origin.launch_index)
 
     def _source(self, hyperparameters: dict[str, str], origin: JobOrigin) -> RecordedCurves:
         if origin.tuning_doc is None:
@@ -130,10 +131,9 @@ class CurveDrawer:
         definition = next(
             (d for d in definitions if d.get("DefinitionName") == definition_name), definitions[0]
         )
-        config = doc["HyperParameterTuningJobConfig"]
-        ranges = definition.get("HyperParameterRanges") or config.get("ParameterRanges", {})
+        space = SearchSpace.from_parameter_ranges(ranges_of(dict(doc), definition))
         static = dict(definition.get("StaticHyperParameters", {}))
-        return RecordedCurves(self.curve_set, SearchSpace.from_parameter_ranges(ranges), static)
+        return RecordedCurves(self.curve_set, space, static)
 
     def _standalone(self, hyperparameters: dict[str, str]) -> RecordedCurves:
         """A training job of its own: the recorded space, on the hyperparameters it sets."""

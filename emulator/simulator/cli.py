@@ -20,7 +20,7 @@ from typing import Any
 
 from emulator.api.validation import validate_input
 from emulator.domain.builtin import builtin_metrics
-from emulator.domain.documents import definitions_of
+from emulator.domain.documents import definitions_of, objective_of, ranges_of
 from emulator.errors import EmulatorError
 from emulator.simulator import report
 from emulator.simulator.curves import (
@@ -146,12 +146,9 @@ def curve_source(
 ) -> CurveSource:
     """The curves for one request: a recorded set bound to its space, or synthetic ones."""
     definition = definitions_of(request)[0]
-    config = request["HyperParameterTuningJobConfig"]
-    ranges = definition.get("HyperParameterRanges") or config.get("ParameterRanges", {})
+    ranges = ranges_of(request, definition)
     static = dict(definition.get("StaticHyperParameters", {}))
-    objective = definition.get("TuningObjective") or config.get(
-        "HyperParameterTuningJobObjective", {}
-    )
+    objective = objective_of(request, definition)
     if name == SYNTHETIC:
         return SyntheticCurves(
             metric=objective.get("MetricName", "validation:accuracy"),

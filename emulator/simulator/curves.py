@@ -70,6 +70,18 @@ class Curve:
         )
 
 
+def run_key(seed: int, tuning_job: str, run: int = 1) -> list[int]:
+    """Seed material of one simulated tuning job: the simulation's seed, which request of the
+    simulation it is (1-based) and the tuning job's name."""
+    return [seed, run, zlib.crc32(tuning_job.encode())]
+
+
+def launch_rng(key: Sequence[int], launch_index: int) -> np.random.Generator:
+    """The generator the `launch_index`-th training job (1-based) of a tuning job draws its
+    curve with: `amt simulate` and `amt serve --simulate` draw the same curves."""
+    return np.random.default_rng([*key, launch_index])
+
+
 class CurveSource(Protocol):
     """Gives each simulated training job its learning curve."""
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import heapq
 import tempfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +39,7 @@ from emulator.domain.status import TERMINAL_TRAINING, TERMINAL_TUNING
 from emulator.ids import tuning_job_arn
 from emulator.ingest import Ingest
 from emulator.records import JobRecords
-from emulator.simulator.curves import Curve, CurveSource
+from emulator.simulator.curves import Curve, CurveSource, launch_rng, run_key
 from emulator.simulator.report import Outcome, outcome_of
 from emulator.store.sqlite import Store
 from emulator.tuner.service import TunerService
@@ -164,7 +163,7 @@ class Engine:
         name = str(params["HyperParameterTuningJobName"])
         self._runs += 1
         self._curves = curves
-        self._rng_key = [self.settings.seed, self._runs, zlib.crc32(name.encode())]
+        self._rng_key = run_key(self.settings.seed, name, self._runs)
         self._launched = 0
         self._running = None
         self._create(params)
@@ -243,7 +242,7 @@ class Engine:
         if row is None or self._curves is None:
             return
         self._launched += 1
-        rng = np.random.default_rng([*self._rng_key, self._launched])
+        rng = launch_rng(self._rng_key, self._launched)
         curve = self._curves.curve(dict(row.doc["HyperParameters"]), rng)
         max_runtime = float(row.doc["StoppingCondition"]["MaxRuntimeInSeconds"])
         self.jobs[name] = SimJob(curve, max_runtime)

@@ -27,6 +27,7 @@ from emulator.domain.documents import (
     child_training_params,
     definitions_of,
     objective_of,
+    ranges_of,
 )
 from emulator.domain.status import ACTIVE_TRAINING
 from emulator.ids import child_job_name
@@ -409,10 +410,7 @@ def _int(values: dict[str, str], keys: tuple[str, ...]) -> int:
 
 def _space_of(doc: dict[str, Any], definition: dict[str, Any]) -> SearchSpace:
     """A definition's own ranges (several definitions) or the job's ParameterRanges."""
-    ranges = definition.get("HyperParameterRanges") or doc["HyperParameterTuningJobConfig"].get(
-        "ParameterRanges", {}
-    )
-    return SearchSpace.from_parameter_ranges(ranges)
+    return SearchSpace.from_parameter_ranges(ranges_of(doc, definition))
 
 
 def _objective_type(row: Row) -> ObjectiveType:
