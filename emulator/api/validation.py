@@ -23,7 +23,8 @@ Wording and paths follow AWS (Coral) answers:
 - a missing required member reads `Value null at '<path>' ... Member must not be null`;
 - the count is the true number of violations, the listed ones are capped at 10.
 
-Unknown members are ignored (forward compatibility). A value of the wrong JSON type is not a
+Unknown members are dropped from the request, in place (forward compatibility: the service
+ignores them, so no handler stores or echoes them). A value of the wrong JSON type is not a
 constraint violation but a body the service cannot deserialize: `SerializationException`
 naming the member. The model's patterns are Java regexes; `translate_java_pattern` turns the
 constructs Python's `re` lacks into equivalents, and every pattern is matched in full, as
@@ -59,8 +60,9 @@ _INT_BOUNDS = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 # --- public API -------------------------------------------------------------------------------
 
 
-def validate_input(operation: str, params: Mapping[str, Any]) -> None:
-    """Raise ValidationException (or SerializationException) unless `params` fits the model."""
+def validate_input(operation: str, params: dict[str, Any]) -> None:
+    """Raise ValidationException (or SerializationException) unless `params` fits the model;
+    drop the members the model does not know from `params` (and its nested structures)."""
     violations: list[Violation] = []
     _operation_check(operation)(params, "", violations)
     if violations:
@@ -276,10 +278,13 @@ class _CheckBuilder:
             for name, member in shape.members.items()
         )
         union = bool(shape.metadata.get("union"))
+        known = frozenset(shape.members)
 
         def check(value: Any, path: str, violations: list[Violation]) -> None:
             if type(value) is not dict:
                 raise _type_error(value, path, "structure")
+            for unknown in [k for k in value if k not in known]:
+                del value[unknown]
             prefix = f"{path}." if path else ""
             for key, camel, member_check, is_required in fields:
                 member = value.get(key)

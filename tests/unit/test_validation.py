@@ -55,11 +55,21 @@ def test_valid_requests_pass(operation: str, params: dict[str, Any]) -> None:
     validate_input(operation, params)
 
 
-def test_unknown_members_are_ignored() -> None:
-    validate_input(
-        "DescribeHyperParameterTuningJob",
-        {"HyperParameterTuningJobName": "tune-job", "SomeFutureMember": {"x": [1, 2]}},
-    )
+def test_unknown_members_are_ignored_and_dropped() -> None:
+    params: dict[str, Any] = {
+        "HyperParameterTuningJobName": "tune-job",
+        "SomeFutureMember": {"x": [1, 2]},
+    }
+    validate_input("DescribeHyperParameterTuningJob", params)
+    assert params == {"HyperParameterTuningJobName": "tune-job"}
+    update: dict[str, Any] = {
+        "TrainingJobName": "t",
+        "ProfilerConfig": {"DisableProfiler": True, "Bogus": 1},
+        "ResourceConfig": {"KeepAlivePeriodInSeconds": 60, "k0": 0},
+    }
+    validate_input("UpdateTrainingJob", update)
+    assert update["ProfilerConfig"] == {"DisableProfiler": True}
+    assert update["ResourceConfig"] == {"KeepAlivePeriodInSeconds": 60}
 
 
 def test_integral_float_is_accepted_as_integer() -> None:
