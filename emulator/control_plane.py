@@ -83,6 +83,7 @@ class ControlPlane:
                 await self._stop_if_ended(event)
         elif isinstance(event, AgentHeartbeat):
             await self._ended(self.scheduler.on_heartbeat(event))
+            await self.scheduler.stop_again(event)
             await self.scheduler.place_waiting()
         elif isinstance(event, ControlCommand):
             await self._control(event)

@@ -44,6 +44,9 @@ many of its heartbeats never reached it: the agent restarted and lost it. Counte
 not seconds: a heartbeat may leave the agent while an assignment is still on its way, however
 long that takes on a loaded machine (or in scaled virtual time), but not six times over."""
 
+RESTOP_BEATS = 2
+"""Heartbeats an agent may keep running a `Stopping` job after its stop was sent."""
+
 JobEnded = Callable[[Row], Awaitable[None]]
 
 
@@ -80,6 +83,8 @@ class Scheduler:
         """Heartbeats received from each agent."""
         self._assigned_beat: dict[str, int] = {}
         """Job -> its agent's heartbeat count when it was assigned (or first judged)."""
+        self._stop_beat: dict[str, int] = {}
+        """Job -> its agent's heartbeat count when a stop was last sent for it."""
 
     def on_heartbeat(self, beat: AgentHeartbeat) -> list[Row]:
         """Record an agent's heartbeat; returns its jobs it no longer runs (they were lost)."""
@@ -116,6 +121,7 @@ class Scheduler:
         lost_rows = self.lose_jobs(lost, LOST_JOB.format(beat.agent))
         for row in lost_rows:
             self._assigned_beat.pop(row.doc["TrainingJobName"], None)
+            self._stop_beat.pop(row.doc["TrainingJobName"], None)
         return lost_rows
 
     def seen_job(self, job: str) -> None:
@@ -200,12 +206,37 @@ class Scheduler:
         if row is None or row.doc["TrainingJobStatus"] not in ACTIVE_TRAINING:
             return
         if row.meta.get("agent"):
-            reason = str(row.meta.get("stop_reason", "user"))
-            event = StopTraining(ts=self.clock.now(), job=name, reason=reason)
-            await self.bus.publish(training_topic(name, "stop"), event)
+            await self._send_stop(row)
             return
         if self.records.move(row, "Stopped", "Stopped before an instance was assigned"):
             await self.on_ended(row)
+
+    async def _send_stop(self, row: Row) -> None:
+        name, agent = row.doc["TrainingJobName"], str(row.meta.get("agent"))
+        reason = str(row.meta.get("stop_reason", "user"))
+        self._stop_beat[name] = self._beats.get(agent, 0)
+        await self.bus.publish(
+            training_topic(name, "stop"), StopTraining(ts=self.clock.now(), job=name, reason=reason)
+        )
+
+    async def stop_again(self, beat: AgentHeartbeat) -> None:
+        """Send the stop again for jobs an agent still runs though the store says `Stopping`
+        and no stop went out for RESTOP_BEATS of its heartbeats: a control plane that died
+        between storing `Stopping` and publishing the stop (the agent ignores repeats)."""
+        running = set(beat.running)
+        if not running:
+            return
+        beats = self._beats.get(beat.agent, 0)
+        stopping = self.store.training_jobs("status = 'Stopping'")
+        names = {row.doc["TrainingJobName"] for row in stopping}
+        for ended in [n for n in self._stop_beat if n not in names]:
+            del self._stop_beat[ended]
+        for row in stopping:
+            name = row.doc["TrainingJobName"]
+            if row.meta.get("agent") != beat.agent or name not in running:
+                continue
+            if beats - self._stop_beat.get(name, beats - RESTOP_BEATS) >= RESTOP_BEATS:
+                await self._send_stop(row)
 
     def lose_agent_jobs(self, agent_is_lost: Callable[[str], bool], reason: str) -> list[Row]:
         """End as failed (retryable) every active job on agents that are gone."""

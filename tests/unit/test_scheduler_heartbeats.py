@@ -7,6 +7,7 @@ or assignments the agent has let several heartbeats pass without receiving, can 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +15,9 @@ import pytest
 
 from emulator.bus.memory import InProcessBus
 from emulator.clock import ManualClock
-from emulator.domain.events import HEARTBEAT_SECONDS, AgentHeartbeat
+from emulator.domain.events import HEARTBEAT_SECONDS, AgentHeartbeat, StopTraining, training_topic
 from emulator.records import JobRecords
-from emulator.scheduler import UNDELIVERED_BEATS, Scheduler
+from emulator.scheduler import RESTOP_BEATS, UNDELIVERED_BEATS, Scheduler
 from emulator.store.sqlite import Row, Store
 from tests.requests import training_request
 
@@ -115,3 +116,29 @@ async def test_an_assignment_never_acknowledged_is_lost_after_some_heartbeats(
     assert [r.doc["TrainingJobName"] for r in scheduler.on_heartbeat(beat(clock))] == [
         "never-arrived"
     ]
+
+
+async def test_a_stop_lost_with_the_control_plane_is_sent_again_after_some_heartbeats(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    """A control plane that died between storing `Stopping` and publishing the stop: the job
+    keeps running on its agent until a heartbeat shows it still there."""
+    at = await assigned(scheduler, clock, "stopping")
+    row = scheduler.store.get_training_job("stopping")
+    assert row is not None
+    row.meta["stop_reason"] = "early_stop"
+    assert scheduler.records.move(row, "Stopping")
+    async with scheduler.bus.subscribe(training_topic("stopping", "stop")) as stops:
+        running = beat(clock, running=("stopping",), assigned_until=at + 1)
+        scheduler.on_heartbeat(running)
+        await scheduler.stop_again(running)  # no stop on record since this scheduler started
+        first = await asyncio.wait_for(stops.__anext__(), 1)
+        assert isinstance(first[1], StopTraining) and first[1].reason == "early_stop"
+        scheduler.on_heartbeat(running)
+        await scheduler.stop_again(running)  # just sent: the agent is stopping it
+        assert stops.ready(10) == []
+        for _ in range(RESTOP_BEATS):
+            scheduler.on_heartbeat(running)
+        await scheduler.stop_again(running)
+        again = await asyncio.wait_for(stops.__anext__(), 1)
+        assert again[1].job == "stopping"
