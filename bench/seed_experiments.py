@@ -73,7 +73,7 @@ import numpy as np  # noqa: E402
 from bench.pruners import OptunaPrunedTuner  # noqa: E402
 from emulator.clock import SystemClock  # noqa: E402
 from emulator.domain.builtin import builtin_metrics  # noqa: E402
-from emulator.simulator.cli import REPLAYS  # noqa: E402
+from emulator.simulator.cli import add_replay_options  # noqa: E402
 from emulator.simulator.curves import (  # noqa: E402
     CURVES_DIR,
     Curve,
@@ -644,21 +644,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--quick", action="store_true", help="2 seeds: a smoke run")
-    parser.add_argument(
-        "--startup",
-        type=float,
-        default=120.0,
-        metavar="SECONDS",
-        help="per-job start-up overhead: 120 cold instance, 20 warm pool, 0 local",
-    )
-    parser.add_argument("--stop-delay", type=float, default=5.0, metavar="SECONDS")
+    add_replay_options(parser, startup=120.0)
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
-    parser.add_argument(
-        "--replay",
-        choices=REPLAYS,
-        default="nearest",
-        help="nearest recorded run, or surrogate finals on recorded shapes (amt simulate --replay)",
-    )
     args = parser.parse_args(argv)
     seeds = list(range(2 if args.quick else args.seeds))
     settings = Settings(args.curves, args.startup, args.stop_delay, args.replay)

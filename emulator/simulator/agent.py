@@ -103,7 +103,7 @@ class CurveDrawer:
             self._check_objective(hyperparameters)
             name = origin.tuning_doc["HyperParameterTuningJobName"] if origin.tuning_doc else ""
             run, distance = source.nearest(hyperparameters, self._rng(name, origin))
-            curve = source.curve(hyperparameters, self._rng(name, origin))
+            curve = source.replay_of(run)
         except (NoRecordedCurve, KeyError) as error:
             raise Refused(f"ClientError: simulated training: {_text(error)}") from error
         notes = tuple(

@@ -54,21 +54,7 @@ def configure(parser: Parser) -> None:
     parser.add_argument("--list", action="store_true", help="name the recorded curve sets")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--seeds", type=int, default=1, help="runs (seeds S..S+N-1)")
-    parser.add_argument(
-        "--startup",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="per-job start-up overhead: ~120 cold SageMaker, ~20 warm pool, 0 local",
-    )
-    parser.add_argument("--stop-delay", type=float, default=5.0, metavar="SECONDS")
-    parser.add_argument(
-        "--replay",
-        choices=REPLAYS,
-        default="nearest",
-        help="recorded curves: the nearest recorded run's, or surrogate final values (a GP "
-        "fitted to the recorded runs) on recorded curve shapes",
-    )
+    add_replay_options(parser, startup=0.0)
     parser.add_argument("--json", action="store_true", help="print one JSON summary")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write the analytics table")
     parser.add_argument("--plot", type=Path, metavar="FILE", help="write a PNG (matplotlib)")
@@ -139,6 +125,26 @@ def _simulate_once(
 
 
 REPLAYS = ("nearest", "surrogate")
+
+
+def add_replay_options(parser: argparse.ArgumentParser, *, startup: float) -> None:
+    """`--startup`, `--stop-delay` and `--replay`: how simulated jobs are timed and drawn (the
+    same options wherever a simulation is run from the command line)."""
+    parser.add_argument(
+        "--startup",
+        type=float,
+        default=startup,
+        metavar="SECONDS",
+        help="per-job start-up overhead: ~120 cold SageMaker, ~20 warm pool, 0 local",
+    )
+    parser.add_argument("--stop-delay", type=float, default=5.0, metavar="SECONDS")
+    parser.add_argument(
+        "--replay",
+        choices=REPLAYS,
+        default="nearest",
+        help="recorded curves: the nearest recorded run's, or surrogate final values (a GP "
+        "fitted to the recorded runs) on recorded curve shapes",
+    )
 
 
 def curve_source(

@@ -243,6 +243,11 @@ class RecordedCurves:
         run, distance = self.nearest(config, rng)
         if self.exact and distance > 1e-9:
             raise NoRecordedCurve(f"no recorded run has exactly {dict(config)}")
+        return self.replay_of(run)
+
+    def replay_of(self, run: Run) -> Curve:
+        """A recorded run's curve as this request replays it: its first epochs when the
+        request trains fewer than were recorded."""
         curve = run.curve
         if self.epoch_limit is not None and self.epoch_limit < curve.epochs:
             curve = curve.truncated(self.epoch_limit)

@@ -15,18 +15,18 @@ recorded runs nearest to it, the one whose final value is closest to that target
 objective metric shifted by the difference (other metrics as recorded). A configuration that
 was recorded replays its recording unchanged.
 
-Fidelity is measured like nearest-neighbour's, by cross-validation (`cross_validated_error`):
-on image-classification-cpu the surrogate halves the error of the final validation:accuracy
-(see `amt simulate --list`); on the tabular set nearest-neighbour is the better model. So the
-choice is the user's (`--replay`), and the listing says which predicts better per set.
+Fidelity is measured by cross-validation (`cross_validated_error`, 10 folds), beside
+nearest-neighbour's leave-one-out error: on image-classification-cpu the surrogate's mean
+absolute error of the final validation:accuracy is 0.074 (Spearman 0.90) against 0.163 (0.70);
+on xgboost-breast-cancer nearest-neighbour is the better model (0.095 against 0.142 of
+validation:logloss). So the choice is the user's (`--replay`); the README says which to use.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -43,31 +43,22 @@ EXACT = 1e-9
 FOLDS = 10
 
 
-@dataclass(frozen=True)
-class FittedFinals:
-    """The model of final objective values over the encoded space."""
-
-    gp: GaussianProcessRegressor
-    noise_std: float
-    low: float
-    high: float
-
-
-def _fit(points: np.ndarray, finals: np.ndarray, seed: int = 0) -> FittedFinals:
+def _fit(points: np.ndarray, finals: np.ndarray) -> GaussianProcessRegressor:
     dim = points.shape[1]
     kernel = ConstantKernel(1.0, (1e-2, 1e2)) * Matern(
         np.full(dim, 0.3), (1e-2, 1e2), nu=2.5
     ) + WhiteKernel(0.1, (1e-6, 1.0))
-    gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=seed)
+    gp = GaussianProcessRegressor(kernel, normalize_y=True, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         gp.fit(points, finals)
-    # The white-noise variance is in normalised units; back to the metric's.
-    noise = float(np.sqrt(gp.kernel_.k2.noise_level)) * float(np.std(finals) or 1.0)
-    return FittedFinals(gp, noise, float(finals.min()), float(finals.max()))
+    return gp
 
 
-_FITS: dict[tuple[Any, ...], FittedFinals] = {}
+@functools.lru_cache(maxsize=8)
+def _cached_fit(points: bytes, finals: bytes, dim: int) -> GaussianProcessRegressor:
+    """One fit per set of runs (the runs of a bench, or of one server, share it)."""
+    return _fit(np.frombuffer(points).reshape(-1, dim), np.frombuffer(finals))
 
 
 class SurrogateCurves:
@@ -90,10 +81,8 @@ class SurrogateCurves:
         recorded = np.concatenate([r.curve.epoch_values[metric] for r in self.runs])
         recorded = recorded[np.isfinite(recorded)]
         self.value_range = (float(recorded.min()), float(recorded.max()))
-        key = (nearest.curve_set.name, tuple(nearest.space.names), self.points.tobytes(), metric)
-        if key not in _FITS:  # one fit per set, space and metric (runs of a bench share it)
-            _FITS[key] = _fit(self.points, self.finals)
-        self.model = _FITS[key]
+        points = np.ascontiguousarray(self.points, dtype=float)
+        self.model = _cached_fit(points.tobytes(), self.finals.tobytes(), points.shape[1])
 
     def _final(self, run: Run) -> float:
         return float(run.curve.epoch_values[self.metric][-1])
@@ -104,18 +93,15 @@ class SurrogateCurves:
         distances = np.linalg.norm(self.points - x, axis=1)
         if distances.min() <= EXACT:
             return self.nearest.curve(config, rng)
-        mean = float(self.model.gp.predict(x[None])[0])
-        target = float(
-            np.clip(mean + self.noise_std * rng.normal(), self.model.low, self.model.high)
-        )
+        mean = float(self.model.predict(x[None])[0])
+        low, high = float(self.finals.min()), float(self.finals.max())
+        target = float(np.clip(mean + self.noise_std * rng.normal(), low, high))
         near = np.argsort(distances, kind="stable")[:NEIGHBOURS]
         shape = self.runs[int(near[np.argmin(np.abs(self.finals[near] - target))])]
         return self._shifted(shape, target)
 
     def _shifted(self, run: Run, target: float) -> Curve:
-        curve = run.curve
-        if self.nearest.epoch_limit is not None and self.nearest.epoch_limit < curve.epochs:
-            curve = curve.truncated(self.nearest.epoch_limit)
+        curve = self.nearest.replay_of(run)
         values = np.array(curve.epoch_values[self.metric])
         shifted = np.clip(values + (target - self._final(run)), *self.value_range)
         shifted[-1] = target
@@ -131,7 +117,7 @@ def cross_validated_error(
     predicted = np.empty_like(finals)
     for fold in np.array_split(order, folds):
         train = np.setdiff1d(order, fold)
-        predicted[fold] = _fit(points[train], finals[train]).gp.predict(points[fold])
+        predicted[fold] = _fit(points[train], finals[train]).predict(points[fold])
     errors = np.abs(predicted - finals)
     return {
         "mean_abs_error": float(errors.mean()),

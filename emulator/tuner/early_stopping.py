@@ -76,11 +76,24 @@ def should_stop(
     `earlier_curves` are the per-epoch objective values of the tuning job's training jobs created
     before this one (index 0 = epoch 1); the caller selects them.
     """
-    if epoch < min_epoch:
+    reached = (curve for curve in earlier_curves if len(curve) >= epoch)
+    averages = (_mean(curve, epoch) for curve in reached)
+    return _decide(value, epoch, averages, objective_type, min_peers, min_epoch)
+
+
+def _decide(
+    value: float,
+    epoch: int,
+    averages: Iterable[float],
+    objective_type: ObjectiveType,
+    min_peers: int,
+    min_epoch: int,
+) -> bool:
+    """The rule, given the earlier jobs' running averages at `epoch` (a lazy iterable: before
+    `min_epoch` not one is computed)."""
+    if epoch < max(1, min_epoch):
         return False
-    return _worse(
-        value, median_of_running_averages(epoch, earlier_curves, min_peers), objective_type
-    )
+    return _worse(value, _median(averages, min_peers), objective_type)
 
 
 class RunningAverages:
@@ -114,8 +127,6 @@ class RunningAverages:
         min_epoch: int = MIN_EPOCH,
     ) -> bool:
         """`should_stop` for `earlier` = {earlier job: its curve so far}."""
-        if epoch < max(1, min_epoch):
-            return False
         averages = (self.of(job, curve) for job, curve in earlier.items())
         at_epoch = (a[epoch - 1] for a in averages if len(a) >= epoch)
-        return _worse(value, _median(at_epoch, min_peers), objective_type)
+        return _decide(value, epoch, at_epoch, objective_type, min_peers, min_epoch)

@@ -73,17 +73,8 @@ class Hyperparameters:
         """The default first guess of the likelihood search."""
         return cls(1.0, (0.3,) * dim, 1e-3)
 
-    @classmethod
-    def from_log(cls, theta: np.ndarray) -> Hyperparameters:
-        values = np.exp(theta)
-        return cls(float(values[0]), tuple(float(v) for v in values[1:-1]), float(values[-1]))
-
     def log(self) -> np.ndarray:
         return np.log([self.amplitude, *self.length_scales, self.noise])
-
-
-def _log_bounds(dim: int) -> np.ndarray:
-    return np.log([AMPLITUDE_BOUNDS, *[LENGTH_SCALE_BOUNDS] * dim, NOISE_BOUNDS])
 
 
 def _matern(r: np.ndarray) -> np.ndarray:

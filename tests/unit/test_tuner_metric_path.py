@@ -8,28 +8,13 @@ from typing import Any
 
 import pytest
 
-from emulator.clock import ManualClock
 from emulator.domain.documents import new_tuning_doc
 from emulator.ids import tuning_job_arn
-from emulator.records import JobRecords
 from emulator.store.sqlite import Store
 from emulator.tuner.service import TunerService
 from tests.requests import tuning_request
 
 METRIC = "validation:accuracy"
-
-
-@pytest.fixture
-def tuner() -> tuple[TunerService, Store, list[tuple[str, str]]]:
-    clock = ManualClock()
-    store = Store(":memory:")
-    commands: list[tuple[str, str]] = []
-
-    async def command(action: str, name: str) -> None:
-        commands.append((action, name))
-
-    service = TunerService(store, JobRecords(store, clock, "us-east-1", "1" * 12), clock, command)
-    return service, store, commands
 
 
 async def launch(service: TunerService, name: str, **config: Any) -> list[str]:
@@ -52,7 +37,7 @@ async def launch(service: TunerService, name: str, **config: Any) -> list[str]:
 async def test_children_know_whether_their_tuning_job_stops_early(
     tuner: Any, config: dict[str, Any], expected: bool
 ) -> None:
-    service, store, _ = tuner
+    service, store, _, _ = tuner
     names = await launch(service, "t", **config)
     assert {store.get_training_job(n).meta["early_stopping"] for n in names} == {expected}
 
@@ -60,7 +45,7 @@ async def test_children_know_whether_their_tuning_job_stops_early(
 async def test_points_of_children_that_never_stop_early_skip_the_parent(
     tuner: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service, store, _ = tuner
+    service, store, _, _ = tuner
     (child, *_) = await launch(service, "off", TrainingJobEarlyStoppingType="Off")
     row = store.get_training_job(child)
     reads: list[str] = []
@@ -90,7 +75,7 @@ async def early_stop_candidate(service: TunerService, store: Store) -> str:
 
 
 async def test_a_stop_on_a_stale_row_keeps_the_newer_state(tuner: Any) -> None:
-    service, store, commands = tuner
+    service, store, _, commands = tuner
     late = await early_stop_candidate(service, store)
     stale = store.get_training_job(late)
     current = store.get_training_job(late)
@@ -105,7 +90,7 @@ async def test_a_stop_on_a_stale_row_keeps_the_newer_state(tuner: Any) -> None:
 
 
 async def test_two_points_of_a_run_ask_for_one_stop(tuner: Any) -> None:
-    service, store, commands = tuner
+    service, store, _, commands = tuner
     late = await early_stop_candidate(service, store)
     first, second = store.get_training_job(late), store.get_training_job(late)
     await service.on_metric(first, METRIC, 2, 0.3)

@@ -2,28 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
-from emulator.clock import ManualClock
 from emulator.domain.documents import new_tuning_doc
 from emulator.ids import tuning_job_arn
-from emulator.records import JobRecords
-from emulator.store.sqlite import Store
-from emulator.tuner.service import TunerService
 from tests.requests import tuning_request
-
-
-@pytest.fixture
-def tuner():
-    clock = ManualClock()
-    store = Store(":memory:")
-    commands: list[tuple[str, str]] = []
-
-    async def command(action: str, name: str) -> None:
-        commands.append((action, name))
-
-    service = TunerService(store, JobRecords(store, clock, "us-east-1", "1" * 12), clock, command)
-    return service, store, clock, commands
 
 
 def create(store, clock, name, **overrides):
