@@ -15,6 +15,10 @@ Choices where the documentation leaves room, so the emulator answers consistentl
   objectives share one `Type` (the best job is chosen across definitions).
 - Grid: `MaxNumberOfTrainingJobs` may be omitted; when given it must *equal* the number of
   combinations ("should equal" in the docs), so a job never silently runs fewer or more.
+- Random, Bayesian, Hyperband: when every range is discrete (integer and categorical), the
+  number of distinct configurations (summed over the definitions) must be at least
+  `MaxNumberOfTrainingJobs`, with AWS's own message (quoted in public reports of real AWS
+  answers). Autotune and AutoParameters leave the ranges to the service: not checked.
 - Warm start from a parent that does not exist answers `ResourceNotFound` with the wording AWS
   uses for unknown tuning jobs. Hyperparameter changes are compared per definition (matched by
   `DefinitionName`; a single-definition job matches the parent's only definition).
@@ -73,13 +77,16 @@ def check_create_tuning_job(
     config = params["HyperParameterTuningJobConfig"]
     definitions = _definitions(params)
     objectives = _objectives(params)
-    spaces = [_space(ranges, label) for label, ranges in _ranges(params)]
+    ranges = _ranges(params)
+    spaces = [_space(r, label) for label, r in ranges]
     autotune = (params.get("Autotune") or {}).get("Mode") == "Enabled"
     for definition, objective, space in zip(definitions, objectives, spaces, strict=True):
         _check_definition(definition, objective, space, builtin_metrics)
     _check_environment(definitions)
     _check_strategy(config, definitions, spaces)
     _check_resource_limits(config, spaces, autotune)
+    if not autotune and not any(r.get("AutoParameters") for _label, r in ranges):
+        _check_combinations(config, spaces)
     if params.get("WarmStartConfig"):
         _check_warm_start(params, lookup_tuning_job)
 
@@ -368,6 +375,30 @@ def _check_resource_limits(config: Doc, spaces: Sequence[SearchSpace], autotune:
             f"For the Grid strategy MaxNumberOfTrainingJobs must equal the number of "
             f"categorical combinations, {grid_combinations(spaces)}; set it to that or omit it."
         )
+
+
+def _check_combinations(config: Doc, spaces: Sequence[SearchSpace]) -> None:
+    """Random, Bayesian and Hyperband cannot run more jobs than a discrete space holds."""
+    total = config["ResourceLimits"].get("MaxNumberOfTrainingJobs")
+    combinations = discrete_combinations(spaces)
+    if config["Strategy"] == "Grid" or total is None or combinations is None:
+        return
+    if total > combinations:
+        raise ValidationException(
+            "You don't have enough combinations of hyperparameter ranges. The total number of "
+            f"hyperparameter combinations for the provided ranges [{float(combinations)}] must "
+            f"be equal or greater than the value of MaxNumberOfJobs, [{total}]. Provide "
+            "additional ranges."
+        )
+
+
+def discrete_combinations(spaces: Sequence[SearchSpace]) -> int | None:
+    """Distinct configurations of all definitions together when every range is discrete
+    (integer or categorical); None when any is continuous, as such a space never runs out."""
+    counts = [space.combinations for space in spaces]
+    if not counts or None in counts:
+        return None
+    return sum(c for c in counts if c is not None)
 
 
 # --- warm start --------------------------------------------------------------------------------

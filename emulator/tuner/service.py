@@ -36,6 +36,7 @@ from emulator.store.sqlite import Row, Store
 from emulator.tuner.completion import CONVERGENCE, check_completion, jobs_not_improving
 from emulator.tuner.definitions import joint_history, joint_space, split
 from emulator.tuner.early_stopping import RunningAverages
+from emulator.tuner.failures import DEFAULT_RETRY_ATTEMPTS, no_success, retry_attempts
 from emulator.tuner.hyperband import EPOCH_KEYS, HyperbandSettings, decide, rung_values
 from emulator.tuner.model import History, ObjectiveType, Observation
 from emulator.tuner.space import SearchSpace
@@ -76,8 +77,12 @@ class TunerService:
         self._refresh(row, children)
         active = [c for c in children if c.doc["TrainingJobStatus"] in ACTIVE_TRAINING]
         if not row.meta.get("ending"):
+            failure = no_success(_final_outcomes_in_end_order(children), _max_jobs(row))
             reason = self._completion_reason(row, children)
-            if reason:
+            if failure:
+                row.meta["ending"] = "Failed"
+                row.meta["failure_reason"] = failure
+            elif reason:
                 row.meta["ending"] = "Completed"
                 row.meta["completion_reason"] = reason
         if row.meta.get("ending"):
@@ -235,16 +240,19 @@ class TunerService:
         return None
 
     async def _wind_down(self, row: Row, active: list[Row]) -> None:
-        """Stop what still runs; once nothing runs, end the tuning job."""
+        """Stop what still runs (a failing tuning job lets it finish); once nothing runs, end
+        the tuning job."""
         doc = row.doc
         if row.meta["ending"] == "Stopped":
             doc["HyperParameterTuningJobStatus"] = "Stopping"
         for child in active:
-            if child.doc["TrainingJobStatus"] == "InProgress":
+            if child.doc["TrainingJobStatus"] == "InProgress" and row.meta["ending"] != "Failed":
                 await self.stop_child(child, "tuning_job_ended")
         if not active:
             now = self.clock.now()
             doc["HyperParameterTuningJobStatus"] = row.meta["ending"]
+            if row.meta["ending"] == "Failed":
+                doc["FailureReason"] = row.meta["failure_reason"]
             doc["HyperParameterTuningEndTime"] = now
             doc["ConsumedResources"] = {"RuntimeInSeconds": int(now - doc["CreationTime"])}
             doc["LastModifiedTime"] = now
@@ -264,7 +272,10 @@ class TunerService:
         params = self._request(row)
         for lost in _unreplaced_failures(children)[:slots]:
             definition = _definition_named(params, lost.meta.get("definition"))
-            replacement = await self._start_child(row, params, definition, dict(lost.meta["tuned"]))
+            tuned = dict(lost.meta["tuned"])
+            replacement = await self._start_child(
+                row, params, definition, tuned, _attempt(lost) + 1
+            )
             lost.meta["replaced_by"] = replacement.doc["TrainingJobName"]
             self.store.update_training_job(lost)
             started.append(replacement)
@@ -317,7 +328,9 @@ class TunerService:
         params: dict[str, Any],
         definition: dict[str, Any],
         tuned: dict[str, str],
+        attempt: int = 1,
     ) -> Row:
+        """Launch one training job; `attempt` > 1 for a replacement of an internal failure."""
         doc = row.doc
         index = int(row.meta.get("launched", 0)) + 1
         row.meta["launched"] = index
@@ -336,6 +349,8 @@ class TunerService:
             "objective": objective,
             "definition": definition.get("DefinitionName"),
             "early_stopping": _stops_early(doc["HyperParameterTuningJobConfig"]),
+            "attempt": attempt,
+            "max_attempts": 1 + retry_attempts(definition),
         }
         with self.store.transaction():
             created = self.records.create_training(child, meta)
@@ -383,18 +398,37 @@ def _statics(definition: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _attempt(child: Row) -> int:
+    return int(child.meta.get("attempt", 1))
+
+
+def _retried(child: Row) -> bool:
+    """An internal failure that a replacement stands for (launched, or due: retries left)."""
+    if summary.counter_key(child) != "RetryableError":
+        return False
+    if child.meta.get("replaced_by"):
+        return True
+    limit = int(child.meta.get("max_attempts", 1 + DEFAULT_RETRY_ATTEMPTS))
+    return _attempt(child) < limit
+
+
 def _unreplaced_failures(children: list[Row]) -> list[Row]:
-    """Children lost to an internal error that no replacement has been launched for yet."""
-    return [
-        c
-        for c in children
-        if summary.counter_key(c) == "RetryableError" and not c.meta.get("replaced_by")
-    ]
+    """Children lost to an internal error, with retries left, not replaced yet."""
+    return [c for c in children if _retried(c) and not c.meta.get("replaced_by")]
 
 
 def _counted(children: list[Row]) -> int:
-    """Jobs that count against MaxNumberOfTrainingJobs: internal failures are replaced."""
-    return sum(summary.counter_key(c) != "RetryableError" for c in children)
+    """Jobs that count against MaxNumberOfTrainingJobs: retried internal failures do not."""
+    return sum(not _retried(c) for c in children)
+
+
+def _final_outcomes_in_end_order(children: list[Row]) -> list[str]:
+    """TrainingJobStatus of each finished attempt (retried failures left out), by end time."""
+    ended = [
+        c for c in children if c.doc["TrainingJobStatus"] not in ACTIVE_TRAINING and not _retried(c)
+    ]
+    ended.sort(key=lambda c: c.doc.get("TrainingEndTime", 0.0))
+    return [c.doc["TrainingJobStatus"] for c in ended]
 
 
 def _int(values: dict[str, str], keys: tuple[str, ...]) -> int:

@@ -290,6 +290,18 @@ class SearchSpace:
         return [dict(zip(self.names, combo, strict=True)) for combo in itertools.product(*values)]
 
     @property
+    def combinations(self) -> int | None:
+        """How many distinct configurations the space holds; None when that is unbounded
+        (a continuous range) or the space is empty."""
+        if not self.params or any(isinstance(p, ContinuousParam) for p in self.params):
+            return None
+        return math.prod(
+            len(p.values) if isinstance(p, CategoricalParam) else p.high - p.low + 1
+            for p in self.params
+            if not isinstance(p, ContinuousParam)
+        )
+
+    @property
     def is_categorical(self) -> bool:
         """True when every parameter is categorical (what Grid search requires)."""
         return all(isinstance(p, CategoricalParam) for p in self.params)

@@ -259,6 +259,36 @@ def test_grid_combinations_of_several_definitions_add_up() -> None:
     assert grid_combinations([space, space]) == 30
 
 
+def discrete(strategy: str, max_jobs: int, *ranges_: tuple[str, Doc]) -> Doc:
+    request = tuning_request(
+        **config(Strategy=strategy, ResourceLimits={"MaxNumberOfTrainingJobs": max_jobs})
+    )
+    request["HyperParameterTuningJobConfig"]["ParameterRanges"] = {
+        kind: [spec for k, spec in ranges_ if k == kind]
+        for kind in ("IntegerParameterRanges", "CategoricalParameterRanges")
+    }
+    return request
+
+
+@pytest.mark.parametrize("strategy", ["Random", "Bayesian", "Hyperband"])
+def test_too_few_discrete_combinations_is_refused_with_aws_message(strategy: str) -> None:
+    loss = ("CategoricalParameterRanges", categorical("loss", 3))
+    assert rejected(discrete(strategy, 10, loss)) == (
+        "You don't have enough combinations of hyperparameter ranges. The total number of "
+        "hyperparameter combinations for the provided ranges [3.0] must be equal or greater "
+        "than the value of MaxNumberOfJobs, [10]. Provide additional ranges."
+    )
+    check(discrete(strategy, 3, loss))
+    depth = ("IntegerParameterRanges", {"Name": "depth", "MinValue": "2", "MaxValue": "5"})
+    check(discrete(strategy, 12, loss, depth))  # 3 x 4 configurations
+    assert "ranges [12.0]" in rejected(discrete(strategy, 13, loss, depth))
+
+
+def test_a_continuous_range_never_runs_out_of_combinations() -> None:
+    request = tuning_request(**config(ResourceLimits={"MaxNumberOfTrainingJobs": 500}))
+    check(request)  # the base request tunes a continuous learning_rate and 3 losses
+
+
 def hyperband(**hyperband_config: Any) -> Doc:
     strategy = {"HyperbandStrategyConfig": hyperband_config} if hyperband_config else None
     return tuning_request(**config(Strategy="Hyperband", StrategyConfig=strategy))

@@ -116,3 +116,113 @@ async def test_early_stopping_compares_with_the_median_of_earlier_jobs(tuner):
     await service.on_metric(store.get_training_job(names[3]), "validation:accuracy", 2, 0.6)
     assert ("training-stop", names[3]) in commands  # 0.6 < median(0.55, 0.65, 0.75)
     assert store.get_training_job(names[3]).meta["stop_reason"] == "early_stop"
+
+
+def fail(service, name, retryable=False):
+    row = service.store.get_training_job(name)
+    row.meta["retryable"] = retryable
+    row.doc["FailureReason"] = "InternalServerError: lost" if retryable else "ClientError: bad"
+    service.records.move(row, "Failed")
+
+
+def launched(commands):
+    return [n for a, n in commands if a == "training-created"]
+
+
+async def test_internal_failures_are_retried_a_bounded_number_of_times(tuner):
+    service, store, clock, commands = tuner
+    create(
+        store,
+        clock,
+        "lost",
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1}
+        },
+        TrainingJobDefinition={"RetryStrategy": {"MaximumRetryAttempts": 2}},
+    )
+    await service.on_tuning_changed("lost")
+    for _ in range(10):
+        running = [
+            n
+            for n in launched(commands)
+            if store.get_training_job(n).doc["TrainingJobStatus"] == "InProgress"
+        ]
+        if not running:
+            break
+        fail(service, running[0], retryable=True)
+        clock.advance(1)
+        await service.on_tuning_changed("lost")
+    names = launched(commands)
+    assert len(names) == 3  # the first attempt and MaximumRetryAttempts retries
+    assert len({str(store.get_training_job(n).meta["tuned"]) for n in names}) == 1
+    doc = store.get_tuning_job("lost").doc
+    assert doc["TrainingJobStatusCounters"]["RetryableError"] == 3
+    assert doc["HyperParameterTuningJobStatus"] == "Failed"
+    assert doc["FailureReason"].startswith("No training job succeeded after 1 attempts.")
+
+
+async def test_five_failures_before_any_success_fail_the_tuning_job(tuner):
+    service, store, clock, commands = tuner
+    create(
+        store,
+        clock,
+        "bad",
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 3}
+        },
+    )
+    await service.on_tuning_changed("bad")
+    for name in launched(commands)[:3]:
+        clock.advance(1)
+        fail(service, name)
+        await service.on_tuning_changed("bad")
+    # two more fail; the jobs launched meanwhile still run and are not stopped
+    for name in launched(commands)[3:5]:
+        clock.advance(1)
+        fail(service, name)
+        await service.on_tuning_changed("bad")
+    doc = store.get_tuning_job("bad").doc
+    assert doc["HyperParameterTuningJobStatus"] == "InProgress"
+    assert not [a for a, _n in commands if a == "training-stop"]
+    running = [
+        n
+        for n in launched(commands)
+        if store.get_training_job(n).doc["TrainingJobStatus"] == "InProgress"
+    ]
+    assert len(launched(commands)) == 5 + len(running)
+    for name in running:
+        finish(service, name, "Completed", 0.5)
+    clock.advance(1)
+    await service.on_tuning_changed("bad")
+    doc = store.get_tuning_job("bad").doc
+    assert doc["HyperParameterTuningJobStatus"] == "Failed"
+    assert doc["FailureReason"] == (
+        "No training job succeeded after 5 attempts. Please take a look at the training job "
+        "failures to get more details."
+    )
+    assert doc["TrainingJobStatusCounters"]["NonRetryableError"] == 5
+    assert doc["HyperParameterTuningEndTime"] == clock.now()
+
+
+async def test_a_success_before_the_fifth_failure_keeps_the_tuning_job_going(tuner):
+    service, store, clock, commands = tuner
+    create(
+        store,
+        clock,
+        "mixed",
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 7, "MaxParallelTrainingJobs": 1}
+        },
+    )
+    await service.on_tuning_changed("mixed")
+    for i in range(7):
+        clock.advance(1)
+        name = launched(commands)[i]
+        if i == 2:
+            finish(service, name, "Completed", 0.5)
+        else:
+            fail(service, name)
+        await service.on_tuning_changed("mixed")
+    doc = store.get_tuning_job("mixed").doc
+    assert doc["HyperParameterTuningJobStatus"] == "Completed"
+    assert "FailureReason" not in doc
