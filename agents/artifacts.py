@@ -26,7 +26,7 @@ def uri_uploader(client: Any) -> Uploader:
     def upload(source: Path, uri: str) -> None:
         if uri.startswith("s3://"):
             bucket, key = split_s3(uri)
-            with s3_errors(f"Upload to {uri}"):
+            with s3_errors("Artifact upload failed", f"Unable to upload file to {uri}"):
                 client.upload_file(str(source), bucket, key)
             return
         target = local_path(uri)

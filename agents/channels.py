@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError as BotoClientError
 
@@ -60,24 +61,35 @@ def s3_client(
 
 
 @contextmanager
-def s3_errors(action: str) -> Iterator[None]:
-    """S3 answering no (missing bucket or key, access denied) is the job's problem, not ours."""
+def s3_errors(failure: str, what: str) -> Iterator[None]:
+    """S3 answering no (missing bucket or key, access denied) is the job's problem, not ours.
+
+    The reason reads as AWS's do, `ClientError: <failure>:<what> (<S3 code>: <message>)`
+    (e.g. `ClientError: Artifact upload failed:Unable to upload file to s3://b/k
+    (NoSuchBucket: ...)`), and names the S3 URI only: never a local file of the agent.
+    """
     try:
         yield
-    except BotoClientError as error:
-        detail = error.response.get("Error", {})
-        code = detail.get("Code", "Unknown")
-        message = f"ClientError: {action} failed: {code}: {detail.get('Message', '')}"
-        raise ClientError(message) from error
-    except BotoCoreError as error:
-        raise ClientError(f"ClientError: {action} failed: {error}") from error
+    except (BotoClientError, S3UploadFailedError, BotoCoreError) as error:
+        raise ClientError(f"ClientError: {failure}:{what} ({_s3_detail(error)})") from error
+
+
+def _s3_detail(error: Exception) -> str:
+    """`Code: Message` of the S3 answer behind `error` (boto3's upload wraps it)."""
+    answer = error.__context__ if isinstance(error, S3UploadFailedError) else error
+    if isinstance(answer, BotoClientError):
+        detail = answer.response.get("Error", {})
+        return f"{detail.get('Code', 'Unknown')}: {detail.get('Message', '')}".rstrip(": ")
+    if isinstance(answer, BotoCoreError):
+        return f"{type(answer).__name__}: {answer}"
+    return type(error).__name__
 
 
 def download_prefix(client: Any, uri: str, target: Path, *, required: bool = True) -> int:
     """Every object under an S3 prefix into `target`, keys relative to the prefix."""
     bucket, prefix = split_s3(uri)
     count = 0
-    with s3_errors(f"Data download from {uri}"):
+    with s3_errors("Data download failed", f"Unable to download data from {uri}"):
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for obj in page.get("Contents", []):
                 key = obj["Key"]
@@ -89,7 +101,7 @@ def download_prefix(client: Any, uri: str, target: Path, *, required: bool = Tru
                 client.download_file(bucket, key, str(path))
                 count += 1
     if required and count == 0:
-        raise ClientError(f"ClientError: Data download failed: No S3 objects found under {uri}")
+        raise ClientError(f"ClientError: Data download failed:No S3 objects found under {uri}")
     return count
 
 
@@ -164,7 +176,7 @@ def fetch_source(directory: str, code_dir: Path, client: Any) -> None:
     if directory.startswith("s3://"):
         bucket, key = split_s3(directory)
         archive = code_dir.parent / "sourcedir.tar.gz"
-        with s3_errors(f"Source download from {directory}"):
+        with s3_errors("Data download failed", f"Unable to download source code {directory}"):
             client.download_file(bucket, key, str(archive))
         try:
             safe_extract(archive, code_dir)

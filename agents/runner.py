@@ -126,9 +126,22 @@ async def run_training_job(
     except Exception as error:
         log.exception("training job %s failed inside the agent", job.get("TrainingJobName"))
         end = _failed(f"InternalServerError: {type(error).__name__}: {error}", retryable=True)
+    reason = end.failure_reason and without_local_paths(end.failure_reason, ctx.work_dir, job)
     await reporter.status(
-        end.secondary, end.message, failure_reason=end.failure_reason, retryable=end.retryable
+        end.secondary, end.message, failure_reason=reason, retryable=end.retryable
     )
+
+
+def without_local_paths(text: str, work_dir: Path, job: Mapping[str, Any]) -> str:
+    """A FailureReason as the job sees its world: the agent's own directories never show.
+
+    The job's directory reads as `/opt/ml` (the path the container contract gives it), and any
+    other path under the agent's work directory as relative to it.
+    """
+    name = str(job.get("TrainingJobName", ""))
+    for root in {work_dir, work_dir.resolve()}:
+        text = text.replace(f"{root}/{name}", "/opt/ml").replace(f"{root}/", "")
+    return text[:MAX_FAILURE]
 
 
 class _Attempt:

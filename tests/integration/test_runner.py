@@ -384,14 +384,15 @@ async def test_channel_names_that_escape_reject_the_job(tmp_path: Path, channel:
 
 async def test_our_own_fault_is_a_retryable_internal_error(tmp_path: Path) -> None:
     def broken_uploader(source: Path, uri: str) -> None:
-        raise OSError("disk on fire")
+        raise OSError(f"disk on fire under {source.parent} and {tmp_path / 'jobs'}/x")
 
     recorder = await run(
         make_job(tmp_path, "internal"), make_context(tmp_path, uploader=broken_uploader)
     )
     status, reason, retryable = recorder.end
     assert (status, retryable) == ("Failed", True)
-    assert reason == "InternalServerError: OSError: disk on fire"
+    # the agent's directories never show: the job's reads as /opt/ml, as the contract names it
+    assert reason == "InternalServerError: OSError: disk on fire under /opt/ml and x"
     assert recorder.secondaries == ["Downloading", "Training", "Uploading", "Failed"]
 
 
@@ -508,6 +509,21 @@ async def test_empty_s3_prefix_and_missing_bucket_fail_as_client_errors(
         status, reason, retryable = recorder.end
         assert (status, retryable) == ("Failed", False)
         assert expected in (reason or "")
+
+
+async def test_missing_output_bucket_is_a_client_error_naming_no_local_path(
+    tmp_path: Path, s3: Any, s3_endpoint: str
+) -> None:
+    job = make_job(tmp_path, "no-out", OutputDataConfig={"S3OutputPath": "s3://no-such-bucket/out"})
+    recorder = await run(job, make_context(tmp_path, s3_endpoint_url=s3_endpoint))
+    status, reason, retryable = recorder.end
+    assert (status, retryable) == ("Failed", False)
+    assert reason == (
+        "ClientError: Artifact upload failed:Unable to upload file to "
+        "s3://no-such-bucket/out/no-out/output/model.tar.gz "
+        "(NoSuchBucket: The specified bucket does not exist)"
+    )
+    assert recorder.secondaries[-2:] == ["Uploading", "Failed"]
 
 
 async def test_s3_keys_escaping_the_channel_reject_the_job(
