@@ -83,6 +83,12 @@ def grid(**config: Any) -> dict[str, Any]:
     return merge(request, {"HyperParameterTuningJobConfig": config})
 
 
+discrete_only: dict[str, Any] = {
+    "ParameterRanges": {"ContinuousParameterRanges": []},  # the base's 3 categorical values left
+    "ResourceLimits": {"MaxNumberOfTrainingJobs": 10},
+}
+
+
 def hyperband(statics: dict[str, Any] | None = None, **config: Any) -> dict[str, Any]:
     return tuning(
         HyperParameterTuningJobConfig={"Strategy": "Hyperband", **config},
@@ -240,6 +246,15 @@ CASES = [
     Case("grid-max-jobs-differs", CREATE_TUNING,
          grid(ResourceLimits={"MaxNumberOfTrainingJobs": 4}),
          V, "must equal the number of categorical combinations, 3"),
+    *(
+        Case(f"too-few-combinations-{strategy.lower()}", CREATE_TUNING,
+             hyperband({"epochs": "4"}, **discrete_only) if strategy == "Hyperband"
+             else job_config(Strategy=strategy, **discrete_only), V,
+             "You don't have enough combinations of hyperparameter ranges. The total number of "
+             "hyperparameter combinations for the provided ranges [3.0] must be equal or greater "
+             "than the value of MaxNumberOfJobs, [10]. Provide additional ranges.")
+        for strategy in ("Random", "Bayesian", "Hyperband")
+    ),
     Case("hyperband-auto-early-stopping", CREATE_TUNING,
          hyperband(TrainingJobEarlyStoppingType="Auto"), V,
          "set TrainingJobEarlyStoppingType to Off"),

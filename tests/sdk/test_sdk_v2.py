@@ -119,7 +119,7 @@ def test_tuner_fit_best_attach_analytics_and_warm_start_helpers(
     assert identical["overall_best"] is not None  # best over the child and its parent
 
 
-def test_tuner_stop_and_completion_criteria(sdk_v2: Sdk, unique: Unique) -> None:
+def test_tuner_stop_completion_criteria_and_failure(sdk_v2: Sdk, unique: Unique) -> None:
     result = sdk_v2.run("v2_tuner_ending", job=unique("sdk-end")).result
     stopped = result["stopped"]
     assert stopped["status"] == "Stopped"
@@ -130,6 +130,16 @@ def test_tuner_stop_and_completion_criteria(sdk_v2: Sdk, unique: Unique) -> None
     assert criteria["status"] == "Completed"
     assert criteria["counters"]["Completed"] == 1  # the target was met by the first job
     assert criteria["best"]
+    failed = result["failed"]
+    reason = (
+        "No training job succeeded after 5 attempts. Please take a look at the training job "
+        "failures to get more details."
+    )
+    assert f"Failed. Reason: {reason}." in failed["raised"]
+    assert (failed["status"], failed["reason"], failed["ended"]) == ("Failed", reason, True)
+    counters = failed["counters"]
+    assert counters["InProgress"] == counters["Completed"] == 0
+    assert 5 <= counters["NonRetryableError"] <= 6  # the 5th failure, and one still running
 
 
 def test_seed_early_stopping_comparison(sdk_v2: Sdk, unique: Unique) -> None:

@@ -1,5 +1,6 @@
 """The ways an SDK v2 tuning job ends before its budget: `stop_tuning_job()` on a running
-job, and completion criteria (`TuningJobCompletionCriteriaConfig`) met early."""
+job, completion criteria (`TuningJobCompletionCriteriaConfig`) met early, and a tuning job whose
+training jobs all fail (`wait()` raises UnexpectedStatusException, as on AWS)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import harness
 from sagemaker.estimator import Estimator
+from sagemaker.exceptions import UnexpectedStatusException
 from sagemaker.tuner import (
     ContinuousParameter,
     HyperparameterTuner,
@@ -17,13 +19,16 @@ from sagemaker.tuner import (
 METRICS = [{"Name": "validation:accuracy", "Regex": r"validation:accuracy=([0-9\.]+)"}]
 
 
-def make_tuner(session: Any, role: str, epochs: int, **kwargs: Any) -> HyperparameterTuner:
+def make_tuner(
+    session: Any, role: str, epochs: int, fail: bool = False, **kwargs: Any
+) -> HyperparameterTuner:
+    hyperparameters = {"epochs": epochs, "sleep_per_epoch": 1 if epochs > 3 else 0}
     estimator = Estimator(
         image_uri=harness.IMAGE,
         role=role,
         instance_count=1,
         instance_type="ml.m5.large",
-        hyperparameters={"epochs": epochs, "sleep_per_epoch": 1 if epochs > 3 else 0},
+        hyperparameters={**hyperparameters, **({"fail": "true"} if fail else {})},
         sagemaker_session=session,
     )
     return HyperparameterTuner(
@@ -78,6 +83,25 @@ def completed_early(session: Any, role: str, name: str) -> dict[str, Any]:
     }
 
 
+def failed(session: Any, role: str, name: str) -> dict[str, Any]:
+    """Every training job fails (the program's own error): `wait()` raises."""
+    tuner = make_tuner(session, role, epochs=1, fail=True, max_jobs=8, max_parallel_jobs=2)
+    tuner.fit(job_name=name, wait=False)
+    try:
+        tuner.wait()
+        raised = ""
+    except UnexpectedStatusException as error:
+        raised = str(error)
+    description = tuner.describe()
+    return {
+        "raised": raised,
+        "status": description["HyperParameterTuningJobStatus"],
+        "reason": description.get("FailureReason"),
+        "counters": description["TrainingJobStatusCounters"],
+        "ended": "HyperParameterTuningEndTime" in description,
+    }
+
+
 def main() -> None:
     a = harness.args()
     session = harness.v2_session(a["bucket"])
@@ -85,6 +109,7 @@ def main() -> None:
         {
             "stopped": stopped(session, a["role"], f"{a['job']}-stop"),
             "criteria": completed_early(session, a["role"], f"{a['job']}-target"),
+            "failed": failed(session, a["role"], f"{a['job']}-fail"),
         }
     )
 

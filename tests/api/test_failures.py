@@ -1,0 +1,81 @@
+"""Failures as AWS reports them, through boto3 over HTTP: a client error is not retried, a
+tuning job whose training jobs all fail ends Failed, and no reason shows a path of ours."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.test_tuning_jobs import children
+from tests.requests import tuning_request
+
+pytestmark = pytest.mark.slow
+
+NO_SUCCESS = (
+    "No training job succeeded after {} attempts. Please take a look at the training job "
+    "failures to get more details."
+)
+
+
+def assert_no_local_path(server, texts):
+    data_dir = str(server.process.data_dir.resolve())
+    for text in texts:
+        assert data_dir not in text and str(server.process.data_dir) not in text, text
+
+
+def test_missing_output_bucket_fails_once_as_a_client_error(server, unique):
+    name = unique("no-bucket")[:32]
+    request = tuning_request(
+        name,
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1}
+        },
+        TrainingJobDefinition={
+            "StaticHyperParameters": {"epochs": "1"},
+            "OutputDataConfig": {"S3OutputPath": "s3://no-such-bucket/out"},
+        },
+    )
+    server.sagemaker.create_hyper_parameter_tuning_job(**request)
+    desc = server.wait_tuning(name, timeout=60)
+    [job] = children(server, name)  # never relaunched
+    assert job["FailureReason"] == (
+        "ClientError: Artifact upload failed:Unable to upload file to "
+        f"s3://no-such-bucket/out/{job['TrainingJobName']}/output/model.tar.gz "
+        "(NoSuchBucket: The specified bucket does not exist)"
+    )
+    counters = desc["TrainingJobStatusCounters"]
+    assert (counters["NonRetryableError"], counters["RetryableError"]) == (1, 0)
+    assert desc["HyperParameterTuningJobStatus"] == "Failed"
+    assert desc["FailureReason"] == NO_SUCCESS.format(1)
+    assert_no_local_path(server, [job["FailureReason"], desc["FailureReason"]])
+
+
+def test_no_success_in_five_attempts_fails_the_tuning_job(server, unique):
+    name = unique("all-fail")[:32]
+    request = tuning_request(
+        name,
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 10, "MaxParallelTrainingJobs": 3}
+        },
+        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "1", "fail": "true"}},
+    )
+    server.sagemaker.create_hyper_parameter_tuning_job(**request)
+    desc = server.wait_tuning(name, timeout=90)
+    assert desc["HyperParameterTuningJobStatus"] == "Failed"
+    assert desc["FailureReason"] == NO_SUCCESS.format(5)
+    assert desc["HyperParameterTuningEndTime"] >= desc["CreationTime"]
+    assert "BestTrainingJob" not in desc
+    counters = desc["TrainingJobStatusCounters"]
+    jobs = children(server, name)
+    # the fifth failure ends launching; up to two jobs still running then finish (not stopped)
+    assert 5 <= counters["NonRetryableError"] == len(jobs) <= 7
+    assert counters["InProgress"] == counters["Stopped"] == 0
+    assert desc["ObjectiveStatusCounters"]["Failed"] == len(jobs)
+    reasons = [j["FailureReason"] for j in jobs]
+    assert all("Requested failure" in r for r in reasons), reasons
+    assert_no_local_path(server, reasons)
+    listed = server.sagemaker.list_hyper_parameter_tuning_jobs(
+        StatusEquals="Failed", NameContains=name
+    )
+    assert [
+        s["HyperParameterTuningJobName"] for s in listed["HyperParameterTuningJobSummaries"]
+    ] == [name]
