@@ -51,8 +51,8 @@ def bar(done: int, total: int, width: int = 30) -> str:
     return "[" + "#" * filled + "." * (width - filled) + f"] {done}/{total}"
 
 
-def frame(emulator: Emulator, name: str) -> tuple[str, bool]:
-    """One screen of `amt watch`, and whether the tuning job has ended."""
+def frame(emulator: Emulator, name: str) -> tuple[str, str | None]:
+    """One screen of `amt watch`, and the tuning job's final status once it has ended."""
     desc = emulator.tuning_job(name)
     counters = desc["TrainingJobStatusCounters"]
     limit = desc["HyperParameterTuningJobConfig"]["ResourceLimits"].get(
@@ -69,6 +69,8 @@ def frame(emulator: Emulator, name: str) -> tuple[str, bool]:
             f"  ({desc['BestTrainingJob']['TrainingJobName']})" if "BestTrainingJob" in desc else ""
         ),
     ]
+    if desc.get("FailureReason"):
+        lines.append(f"reason   {desc['FailureReason']}")
     running = [c for c in emulator.children(name) if c["TrainingJobStatus"] == "InProgress"]
     for child in running:
         latest = {
@@ -78,7 +80,8 @@ def frame(emulator: Emulator, name: str) -> tuple[str, bool]:
         }
         shown = "  ".join(f"{m}={v:.4g}" for m, v in sorted(latest.items())) or "(no metrics yet)"
         lines.append(f"  {child['TrainingJobName']}: {shown}")
-    return "\n".join(lines), desc["HyperParameterTuningJobStatus"] in TERMINAL
+    status = desc["HyperParameterTuningJobStatus"]
+    return "\n".join(lines), status if status in TERMINAL else None
 
 
 def watch(
@@ -89,11 +92,12 @@ def watch(
     out: TextIO = sys.stdout,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """Redraw until the tuning job ends (plain successive frames when not on a terminal)."""
+    """Redraw until the tuning job ends (plain successive frames when not on a terminal); the
+    exit status is 1 when it ended Failed, so a script can tell."""
     clear = "\x1b[2J\x1b[H" if out.isatty() else ""
     while True:
         text, ended = frame(emulator, name)
         print(clear + text + ("" if clear else "\n"), file=out, flush=True)
         if ended:
-            return 0
+            return 1 if ended == "Failed" else 0
         sleep(interval)

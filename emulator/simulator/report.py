@@ -55,6 +55,8 @@ class Outcome:
     """Of those, the ones early stopping or Hyperband stopped."""
     completion_reason: str | None
     jobs: list[JobOutcome]
+    failure_reason: str | None = None
+    """Why the tuning job ended Failed (e.g. no training job succeeded in 5 attempts)."""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +88,7 @@ def outcome_of(store: Store, name: str) -> Outcome:
         early_stopped_jobs=sum(j.early_stopped for j in jobs),
         completion_reason=row.meta.get("completion_reason"),
         jobs=jobs,
+        failure_reason=doc.get("FailureReason"),
     )
 
 
@@ -119,9 +122,9 @@ def console(outcome: Outcome) -> str:
     """The tuning job's result as the SageMaker console would summarise it."""
     counters = outcome.status_counters
     best = "-" if outcome.best_objective is None else f"{outcome.best_objective:.6g}"
+    why = outcome.failure_reason or outcome.completion_reason
     lines = [
-        f"Tuning job            {outcome.name}  ({outcome.status}"
-        + (f": {outcome.completion_reason})" if outcome.completion_reason else ")"),
+        f"Tuning job            {outcome.name}  ({outcome.status}" + (f": {why})" if why else ")"),
         f"Objective             {outcome.objective_type} {outcome.objective_metric}",
         f"Best objective        {best}  ({outcome.best_job or 'no job succeeded'})",
         "Training jobs         "

@@ -3,6 +3,9 @@ tuning job whose training jobs all fail ends Failed, and no reason shows a path 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from tests.api.test_tuning_jobs import children
@@ -79,3 +82,9 @@ def test_no_success_in_five_attempts_fails_the_tuning_job(server, unique):
     assert [
         s["HyperParameterTuningJobName"] for s in listed["HyperParameterTuningJobSummaries"]
     ] == [name]
+
+    watch = [sys.executable, "-m", "emulator.cli", "watch", name, "--endpoint", server.endpoint]
+    shown = subprocess.run(watch, check=False, capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 1  # amt watch tells a script the tuning job failed
+    assert f"{name}  Failed" in shown.stdout
+    assert f"reason   {NO_SUCCESS.format(5)}" in shown.stdout

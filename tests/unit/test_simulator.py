@@ -21,7 +21,7 @@ from emulator.simulator.curves import (
     write_set,
 )
 from emulator.simulator.engine import End, Engine, EpochEnd, SimulationSettings
-from emulator.simulator.report import Outcome
+from emulator.simulator.report import Outcome, console
 from emulator.store.sqlite import Row, Store
 from emulator.tuner.space import SearchSpace
 from tests.requests import tuning_request
@@ -298,3 +298,22 @@ def test_cached_series_stay_exact_through_writes_and_rollbacks() -> None:
     assert store.series_of(["a"], METRIC, 10) == {"a": [0.5, 0.0, 0.2, 0.4]}
     assert store.series_of(["b"], METRIC, 10) == {"b": [0.1, 0.3]}
     assert store.series_of(["a", "b"], METRIC, 2) == {"a": [0.5, 0.0], "b": [0.1, 0.3]}
+
+
+class FailingCurves(TableCurves):
+    """Every recorded run failed after its epochs, as a curve set's failed runs do."""
+
+    def curve(self, config: Mapping[str, str], rng: np.random.Generator) -> Curve:
+        return replace(super().curve(config, rng), failure="Recorded run ended Failed")
+
+
+async def test_failed_runs_count_toward_the_five_attempts() -> None:
+    outcome = await Engine().run(request("fails", jobs=20, parallel=3), FailingCurves())
+    assert outcome.status == "Failed"
+    assert outcome.failure_reason == (
+        "No training job succeeded after 5 attempts. Please take a look at the training job "
+        "failures to get more details."
+    )
+    # launching stops at the fifth failure; the two jobs still running then finish
+    assert outcome.status_counters["NonRetryableError"] == len(outcome.jobs) == 7
+    assert "No training job succeeded after 5 attempts" in console(outcome)

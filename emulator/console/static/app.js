@@ -447,7 +447,8 @@
 
   function bestJob(desc) {
     const best = desc.BestTrainingJob;
-    if (!best) return h("p", { class: "muted" }, "No training job has reported the objective yet.");
+    if (!best) return h("p", { class: "muted" }, desc.HyperParameterTuningEndTime
+      ? "No training job reported the objective." : "No training job has reported the objective yet.");
     const metric = best.FinalHyperParameterTuningJobObjectiveMetric || {};
     const hp = Object.entries(best.TunedHyperParameters || {});
     return h("div", { class: "best" },
