@@ -88,3 +88,27 @@ def test_no_success_in_five_attempts_fails_the_tuning_job(server, unique):
     assert shown.returncode == 1  # amt watch tells a script the tuning job failed
     assert f"{name}  Failed" in shown.stdout
     assert f"reason   {NO_SUCCESS.format(5)}" in shown.stdout
+
+
+def test_an_objective_never_printed_fails_the_objective_not_the_job(server, unique):
+    name = unique("no-metric")[:32]
+    silent = [{"Name": "validation:accuracy", "Regex": r"never-printed=([0-9\.]+)"}]
+    request = tuning_request(
+        name,
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 2}
+        },
+        TrainingJobDefinition={
+            "StaticHyperParameters": {"epochs": "1"},
+            "AlgorithmSpecification": {"MetricDefinitions": silent},
+        },
+    )
+    server.sagemaker.create_hyper_parameter_tuning_job(**request)
+    desc = server.wait_tuning(name, timeout=60)
+    assert desc["HyperParameterTuningJobStatus"] == "Completed"
+    assert desc["TrainingJobStatusCounters"]["Completed"] == 2
+    assert desc["ObjectiveStatusCounters"] == {"Succeeded": 0, "Pending": 0, "Failed": 2}
+    assert "BestTrainingJob" not in desc and "FailureReason" not in desc
+    for job in children(server, name):
+        assert job["ObjectiveStatus"] == "Failed"
+        assert "FinalHyperParameterTuningJobObjectiveMetric" not in job

@@ -226,3 +226,28 @@ async def test_a_success_before_the_fifth_failure_keeps_the_tuning_job_going(tun
     doc = store.get_tuning_job("mixed").doc
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert "FailureReason" not in doc
+
+
+async def test_a_failed_parent_warm_starts_and_a_deleted_one_is_left_out(tuner):
+    service, store, clock, commands = tuner
+    one_job = {"ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1}}
+    create(store, clock, "parent", HyperParameterTuningJobConfig=one_job)
+    await service.on_tuning_changed("parent")
+    fail(service, launched(commands)[0])
+    await service.on_tuning_changed("parent")
+    assert store.get_tuning_job("parent").doc["HyperParameterTuningJobStatus"] == "Failed"
+    warm = {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent"}],
+        "WarmStartType": "IdenticalDataAndAlgorithm",
+    }
+    create(store, clock, "child", WarmStartConfig=warm)
+    await service.on_tuning_changed("child")
+    assert len(launched(commands)) == 3  # the parent's one job, and two of the child's
+    store.delete_tuning_job("parent")  # deleting a parent leaves its child running
+    for i in range(4):
+        clock.advance(1)
+        finish(service, launched(commands)[1 + i], "Completed", 0.1 * (i + 1))
+        await service.on_tuning_changed("child")
+    doc = store.get_tuning_job("child").doc
+    assert doc["HyperParameterTuningJobStatus"] == "Completed"
+    assert doc["OverallBestTrainingJob"] == doc["BestTrainingJob"]
