@@ -175,6 +175,13 @@ def test_delete_refused_while_running(server, unique):
     with pytest.raises(ClientError) as exc:
         server.sagemaker.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     assert exc.value.response["Error"]["Code"] == "ValidationException"
+    running = wait_for(lambda: {"jobs": children(server, name)}, lambda d: d["jobs"], 30)["jobs"]
+    with pytest.raises(ClientError) as exc:  # "You cannot delete a job that is InProgress"
+        server.sagemaker.delete_training_job(TrainingJobName=running[0]["TrainingJobName"])
+    assert exc.value.response["Error"]["Code"] == "ResourceInUse"
     server.sagemaker.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     server.wait_tuning(name, timeout=60)
     server.sagemaker.delete_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    # only the tuning job's entry goes; its training jobs stay, as AWS documents
+    kept = server.sagemaker.describe_training_job(TrainingJobName=running[0]["TrainingJobName"])
+    assert kept["TrainingJobStatus"] == "Stopped"

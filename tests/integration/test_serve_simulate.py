@@ -490,11 +490,15 @@ def test_stops_max_runtime_and_refusals_end_jobs_as_sagemaker_would(sim: SimServ
 
     beta = [{"Name": "beta_1", "MinValue": "0.8", "MaxValue": "0.99"}]
     sim.sm.create_hyper_parameter_tuning_job(
-        **tuning_request("sim-beta", jobs=1, ContinuousParameterRanges=beta)
+        **tuning_request("sim-beta", jobs=8, ContinuousParameterRanges=beta)
     )
-    sim.wait_tuning("sim-beta")
-    (child,) = sim.children("sim-beta")
-    failed = sim.sm.describe_training_job(TrainingJobName=child["TrainingJobName"])
+    tuning = sim.wait_tuning("sim-beta")
+    # refused jobs are failed attempts: the tuning job fails as AWS's does after five of them
+    assert tuning["HyperParameterTuningJobStatus"] == "Failed"
+    assert tuning["FailureReason"].startswith("No training job succeeded after 5 attempts.")
+    children = sim.children("sim-beta")
+    assert len(children) == tuning["TrainingJobStatusCounters"]["NonRetryableError"] == 5
+    failed = sim.sm.describe_training_job(TrainingJobName=children[0]["TrainingJobName"])
     assert failed["TrainingJobStatus"] == "Failed"
     assert failed["FailureReason"].startswith("ClientError: simulated training")
     assert "beta_1" in failed["FailureReason"]
