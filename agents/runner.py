@@ -136,11 +136,13 @@ def without_local_paths(text: str, work_dir: Path, job: Mapping[str, Any]) -> st
     """A FailureReason as the job sees its world: the agent's own directories never show.
 
     The job's directory reads as `/opt/ml` (the path the container contract gives it), and any
-    other path under the agent's work directory as relative to it.
+    other path under the agent's work directory as relative to it (the directory itself `.`).
     """
     name = str(job.get("TrainingJobName", ""))
-    for root in {work_dir, work_dir.resolve()}:
-        text = text.replace(f"{root}/{name}", "/opt/ml").replace(f"{root}/", "")
+    for root in sorted({str(work_dir), str(work_dir.resolve())}, key=len, reverse=True):
+        if name:
+            text = text.replace(f"{root}/{name}", "/opt/ml")
+        text = text.replace(f"{root}/", "").replace(root, ".")
     return text[:MAX_FAILURE]
 
 
