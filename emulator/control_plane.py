@@ -37,6 +37,7 @@ from emulator.domain.events import (
     training_topic,
 )
 from emulator.domain.status import PRIMARY_OF, TERMINAL_TRAINING
+from emulator.ids import Scope, scope_of_arn
 from emulator.ingest import BulkEvent, Ingest, StoredPoint
 from emulator.scheduler import Scheduler
 from emulator.store.sqlite import Row, disk_full
@@ -235,9 +236,19 @@ def runs(events: Iterable[Event]) -> Iterator[list[BulkEvent] | Event]:
 CONTROL_PLANE = web.AppKey("control_plane", ControlPlane)
 
 
+def job_scopes(ctx: ApiContext) -> Callable[[str], Scope | None]:
+    """A training job's account and region, from its stored ARN, for CloudWatch."""
+
+    def locate(job: str) -> Scope | None:
+        row = ctx.store.get_training_job(job)
+        return scope_of_arn(row.doc["TrainingJobArn"], ctx.default_scope) if row else None
+
+    return locate
+
+
 async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: run the control plane for the app's lifetime."""
-    plane = ControlPlane(app[CONTEXT], CloudWatchSink(app[AWS]))
+    plane = ControlPlane(app[CONTEXT], CloudWatchSink(app[AWS], job_scopes(app[CONTEXT])))
     app[CONTROL_PLANE] = plane
     app[HEALTH_PROVIDERS].append(plane.health)
     bus = app[CONTEXT].bus

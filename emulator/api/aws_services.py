@@ -5,8 +5,9 @@ Routing: the SigV4 credential scope (`emulator.api.sigv4`) names the service a r
 signed for; a presigned URL carries the same scope in its query, and an unsigned JSON request
 names itself in `X-Amz-Target`. The service and region pick one of moto's per-service Flask
 apps (the same apps `moto_server` runs); the request goes to it as a WSGI call in a worker thread,
-because moto is synchronous. We send `x-moto-account-id` with every call, so the configured
-account is used without touching the environment (moto still lets `MOTO_ACCOUNT_ID` win).
+because moto is synchronous. Each request's account is decided once, as moto decides it
+(`emulator.api.scope`, with our `--account` as the default), and sent to moto in
+`x-moto-account-id`, so SageMaker and the other services agree on it.
 
 Bodies are spooled (memory, then disk) rather than read whole, so uploads are not bound by
 the SageMaker request-size limit. Run the server with `auto_decompress=False`
@@ -48,7 +49,8 @@ from aiohttp import web
 
 from emulator.api import sigv4
 from emulator.api.s3_mirror import S3Mirror
-from emulator.ids import request_id
+from emulator.api.scope import request_scope
+from emulator.ids import Scope, request_id
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,7 @@ class _Call:
 
     service: str
     region: str
+    account: str
     method: str
     raw_path: str
     query_string: str
@@ -124,7 +127,7 @@ class AwsServices:
 
     async def handle(self, request: web.Request, service: str) -> web.StreamResponse:
         """Serve `request` (body not yet read) with moto's backend for `service`."""
-        call = await _call_of(request, service, self.region)
+        call = await _call_of(request, service, Scope(account=self.account, region=self.region))
         try:
             loop = asyncio.get_running_loop()
             reply = await loop.run_in_executor(self._executor, self._serve, call)
@@ -155,21 +158,30 @@ class AwsServices:
                 self._mirror.restore(self._s3_backend(), self.region)
                 self._restored = True
 
-    def logs_backend(self) -> Any:
-        """moto's CloudWatch Logs backend for our account and region, for in-process writes."""
+    def _where(self, scope: Scope | None) -> tuple[str, str]:
+        if scope is None:
+            return self.moto_account, self.region
+        return os.environ.get("MOTO_ACCOUNT_ID") or scope.account, scope.region
+
+    def logs_backend(self, scope: Scope | None = None) -> Any:
+        """moto's CloudWatch Logs backend for an account and region (default: the server's),
+        for in-process writes."""
         from moto.logs.models import logs_backends
 
-        return logs_backends[self.moto_account][self.region]
+        account, region = self._where(scope)
+        return logs_backends[account][region]
 
-    def cloudwatch_backend(self) -> Any:
-        """moto's CloudWatch (metrics) backend for our account and region.
+    def cloudwatch_backend(self, scope: Scope | None = None) -> Any:
+        """moto's CloudWatch (metrics) backend for an account and region (default: the
+        server's).
 
         `put_metric_data(namespace, [{"MetricName", "Dimensions", "Value", "Timestamp"}])` takes
         timestamps as naive UTC datetimes, as moto's own request parser produces them.
         """
         from moto.cloudwatch.models import cloudwatch_backends
 
-        return cloudwatch_backends[self.moto_account][self.region]
+        account, region = self._where(scope)
+        return cloudwatch_backends[account][region]
 
     def _s3_backend(self) -> Any:
         from moto.s3.models import s3_backends
@@ -207,7 +219,7 @@ class AwsServices:
         return reply
 
     def _call_moto(self, app: Any, call: _Call) -> _Reply:
-        return _fix_html(call, _wsgi(app, _environ(call, self.account)))
+        return _fix_html(call, _wsgi(app, _environ(call)))
 
     def _app_for(self, service: str, region: str) -> Any:
         """moto's Flask app for a signing name, built once; None if moto has no such service."""
@@ -228,8 +240,8 @@ class AwsServices:
 # -- request in, reply out ---------------------------------------------------------------
 
 
-async def _call_of(request: web.Request, service: str, default_region: str) -> _Call:
-    scope = sigv4.credential_scope(request.headers, request.query)
+async def _call_of(request: web.Request, service: str, default: Scope) -> _Call:
+    scope = request_scope(request.headers, request.query, default)
     body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handle() closes it
     size = 0
     from emulator.api.auth import BODY_KEY  # auth builds its errors with ours: import late
@@ -249,7 +261,8 @@ async def _call_of(request: web.Request, service: str, default_region: str) -> _
         headers[key] = f"{headers[key]},{value}" if key in headers else value
     return _Call(
         service=service,
-        region=scope.region if scope else default_region,
+        region=scope.region,
+        account=scope.account,
         method=request.method,
         raw_path=request.raw_path.split("?", 1)[0],
         query_string=request.query_string,
@@ -260,7 +273,7 @@ async def _call_of(request: web.Request, service: str, default_region: str) -> _
     )
 
 
-def _environ(call: _Call, account: str) -> dict[str, Any]:
+def _environ(call: _Call) -> dict[str, Any]:
     """A PEP 3333 environ for moto's Flask app."""
     host = call.headers.get("host", "localhost")
     server, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
@@ -288,7 +301,7 @@ def _environ(call: _Call, account: str) -> dict[str, Any]:
             environ["CONTENT_TYPE"] = value
         elif name != "content-length":
             environ["HTTP_" + name.upper().replace("-", "_")] = value
-    environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+    environ["HTTP_X_MOTO_ACCOUNT_ID"] = call.account
     call.body.seek(0)
     return environ
 
