@@ -597,6 +597,13 @@ class Store:
         return found.fetchone() is not None
 
     # ---- tests and tools ------------------------------------------------------------------
+    def clear(self) -> None:
+        """Remove every job, metric point, tag and applied-event record (a reset)."""
+        with self.transaction():
+            for table in _TABLES:
+                self._db.execute(f"DELETE FROM {table}")
+            self._forget()
+
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         return snapshot(self._db)
 
@@ -620,6 +627,17 @@ def disk_full(error: BaseException) -> bool:
     """SQLite could not write for want of space: the write may succeed later, so callers hold
     what they were applying and retry instead of dropping it."""
     return isinstance(error, sqlite3.OperationalError) and "full" in str(error)
+
+
+_TABLES = (
+    "tuning_jobs",
+    "training_jobs",
+    "metric_points",
+    "tags",
+    "applied_events",
+    "series_marks",
+    "counters",
+)
 
 
 def _scope_columns(arn: str) -> tuple[str, str]:
