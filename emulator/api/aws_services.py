@@ -47,7 +47,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from emulator.api import sigv4
+from emulator.api import iam_simulation, sigv4
 from emulator.api.s3_mirror import S3Mirror
 from emulator.api.scope import request_scope
 from emulator.ids import Scope, request_id
@@ -205,7 +205,29 @@ class AwsServices:
             return problem
         if call.service == "s3":
             return self._serve_s3(app, call)
+        if call.service == "iam":
+            answered = self._iam_of_our_own(call)
+            if answered is not None:
+                return answered
         return self._call_moto(app, call)
+
+    def _iam_of_our_own(self, call: _Call) -> _Reply | None:
+        """The IAM operations moto lacks and SDKs call (`iam_simulation`); None: moto's."""
+        params = iam_simulation.form_of(call.query_string, call.body.read())
+        call.body.seek(0)
+        if params.get("Action") != ["SimulatePrincipalPolicy"]:
+            return None
+        from moto.iam.models import iam_backends
+        from moto.utilities.utils import get_partition
+
+        backend = iam_backends[call.account][get_partition(call.region)]
+        try:
+            body = iam_simulation.simulate_principal_policy(
+                params, iam_simulation.principal_arns(backend), request_id()
+            )
+        except iam_simulation.SimulationError as error:
+            return aws_error("query", error.status, error.code, error.message)
+        return _Reply(200, [("Content-Type", "text/xml")], body)
 
     def _serve_s3(self, app: Any, call: _Call) -> _Reply:
         """S3 writes are serialised with the mirror's sync, so the disk copy keeps up."""

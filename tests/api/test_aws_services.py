@@ -340,6 +340,44 @@ def test_iam_create_and_get_role(endpoint: Endpoint):
     assert missing.value.response["Error"]["Code"] == "NoSuchEntity"
 
 
+def test_simulate_principal_policy_allows_every_action_of_an_existing_role(endpoint: Endpoint):
+    """What SDK v3 asks before each job: every (action, resource) pair, `allowed`, paged."""
+    iam = endpoint.client("iam")
+    name = f"SimRole-{uuid.uuid4().hex[:8]}"
+    trust = '{"Version":"2012-10-17","Statement":[]}'
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    actions = ["sagemaker:CreateTrainingJob", "s3:PutObject"]
+    resources = ["arn:aws:s3:::a/*", "arn:aws:s3:::b/*"]
+    answer = iam.simulate_principal_policy(
+        PolicySourceArn=arn, ActionNames=actions, ResourceArns=resources
+    )
+    pairs = [(r["EvalActionName"], r["EvalResourceName"]) for r in answer["EvaluationResults"]]
+    assert pairs == [(a, r) for a in actions for r in resources]
+    assert {r["EvalDecision"] for r in answer["EvaluationResults"]} == {"allowed"}
+    assert answer["IsTruncated"] is False
+    (only,) = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=actions[:1])[
+        "EvaluationResults"
+    ]
+    assert only["EvalResourceName"] == "*"
+    paginator = iam.get_paginator("simulate_principal_policy")
+    pages = list(
+        paginator.paginate(
+            PolicySourceArn=arn,
+            ActionNames=actions,
+            ResourceArns=resources,
+            PaginationConfig={"PageSize": 3},
+        )
+    )
+    assert [len(p["EvaluationResults"]) for p in pages] == [3, 1]
+
+    with pytest.raises(ClientError) as missing:
+        iam.simulate_principal_policy(
+            PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:role/no-such-role", ActionNames=actions
+        )
+    assert missing.value.response["Error"]["Code"] == "NoSuchEntity"
+    assert "no-such-role" in missing.value.response["Error"]["Message"]
+
+
 # -- CloudWatch Logs and metrics ----------------------------------------------------------
 
 
