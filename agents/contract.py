@@ -234,6 +234,12 @@ def job_region(job: Mapping[str, Any], default: str) -> str:
     return parts[3] if len(parts) > 5 and parts[3] else default
 
 
+def job_account(job: Mapping[str, Any]) -> str | None:
+    """The account the job was created in (its ARN's), whose S3 buckets it reads and writes."""
+    parts = str(job.get("TrainingJobArn", "")).split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else None
+
+
 def environment(
     layout: JobLayout,
     job: Mapping[str, Any],

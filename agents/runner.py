@@ -161,6 +161,7 @@ class _Attempt:
             self.ctx.s3_endpoint_url,
             contract.job_region(self.job, self.ctx.region),
             self.ctx.credentials,
+            contract.job_account(self.job),
         )
         await asyncio.to_thread(self.prepare, layout, client)
         upload = self.ctx.uploader or artifacts.uri_uploader(client)

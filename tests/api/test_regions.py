@@ -122,12 +122,22 @@ def test_the_account_is_the_one_whose_credentials_signed(server, unique):
     }
     assert client(server, "sts", "us-east-1", **keys).get_caller_identity()["Account"] == other
     theirs = client(server, "sagemaker", "us-east-1", **keys)
+    their_s3 = client(server, "s3", "us-east-1", **keys)
+    bucket = unique("their-bucket")
+    their_s3.create_bucket(Bucket=bucket)
+    assert bucket not in {b["Name"] for b in server.s3.list_buckets()["Buckets"]}
     name = unique("account")
-    arn = theirs.create_training_job(**training_request(name))["TrainingJobArn"]
+    request = training_request(name, OutputDataConfig={"S3OutputPath": f"s3://{bucket}/out"})
+    arn = theirs.create_training_job(**request)["TrainingJobArn"]
     assert arn == f"arn:aws:sagemaker:us-east-1:{other}:training-job/{name}"
     assert names(server.sagemaker.list_training_jobs(NameContains=name)) == []
     assert names(theirs.list_training_jobs(NameContains=name)) == [name]
-    theirs.stop_training_job(TrainingJobName=name)
+    done = theirs.get_waiter("training_job_completed_or_stopped")
+    done.wait(TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    job = theirs.describe_training_job(TrainingJobName=name)
+    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
+    # the agent wrote the model into the job's account's bucket
+    their_s3.head_object(Bucket=bucket, Key=f"out/{name}/output/model.tar.gz")
 
 
 def test_s3_buckets_are_per_account_as_in_moto(server):
