@@ -25,7 +25,8 @@ def request_scope(headers: Mapping[str, str], query: Mapping[str, str], default:
 
 
 def account_of(headers: Mapping[str, str], access_key: str | None, default: str) -> str:
-    forced = os.environ.get("MOTO_ACCOUNT_ID") or _header(headers, "x-moto-account-id")
+    """`headers` look names up case-insensitively (aiohttp's do)."""
+    forced = os.environ.get("MOTO_ACCOUNT_ID") or headers.get("x-moto-account-id")
     if forced:
         return forced
     if access_key:
@@ -36,10 +37,3 @@ def account_of(headers: Mapping[str, str], access_key: str | None, default: str)
         if found != DEFAULT_ACCOUNT_ID:
             return found
     return default
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        value = next((v for k, v in headers.items() if k.lower() == name), None)
-    return value

@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.api.test_client_cli import amt
 from tests.conftest import wait_for
 from tests.requests import BUCKET, training_request, tuning_request
 
@@ -106,6 +107,9 @@ def test_a_tuning_job_and_its_training_jobs_share_its_region(server, unique):
     assert child["TrainingJobArn"].startswith("arn:aws:sagemaker:eu-west-1:123456789012:")
     described = west.describe_training_job(TrainingJobName=child["TrainingJobName"])
     assert described["TuningJobArn"] == arn
+    listed = amt(server, "jobs", "--region", "eu-west-1")
+    assert any(line.startswith(name) for line in listed.splitlines())
+    assert not any(line.startswith(name) for line in amt(server, "jobs").splitlines())
 
 
 def test_the_account_is_the_one_whose_credentials_signed(server, unique):
