@@ -18,7 +18,8 @@ an ordinary `x-amz-checksum-*` header.
 
 moto keeps its state in process-global backends: every `AwsServices` in a process shares it,
 and `reset()` clears it for all of them. With a `data_dir`, S3 objects are also mirrored to
-`data_dir/s3/` after every write and reloaded on first use, so they survive a `kill -9`.
+`data_dir/s3/` (other accounts': `data_dir/s3-accounts/<account>/`) after every write and
+reloaded on first use, so they survive a `kill -9`.
 
 Failures never leak as HTML: moto's exceptions become a 500 `InternalFailure` (S3:
 `InternalError`) and an unroutable service a 400 `UnknownOperationException`, each in the
@@ -66,6 +67,8 @@ _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 )
 _WRITES = frozenset({"PUT", "POST", "DELETE"})
+OTHER_ACCOUNTS = "s3-accounts"
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _CHECKSUM_HEADER = re.compile(r"x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)$")
 
 
@@ -101,7 +104,8 @@ class AwsServices:
         self._apps: dict[str, Any] = {}
         self._apps_lock = threading.Lock()
         self._s3_lock = threading.Lock()
-        self._mirror = S3Mirror(data_dir / "s3") if data_dir is not None else None
+        self._data_dir = data_dir
+        self._mirrors: dict[str, S3Mirror] = {}
         self._restored = False
         # moto's own threads: agents in this process upload to us from the default pool, and
         # sharing it deadlocked once every default thread waited on an S3 request of ours.
@@ -144,19 +148,49 @@ class AwsServices:
 
         with self._s3_lock:
             moto_api_backend.reset()
-            if self._mirror is not None:
-                self._mirror.clear()
+            if self._data_dir is not None:  # every account's folder goes, restored or not
+                self._mirror_of(self.moto_account)
+                self._other_accounts_mirrors()
+            for mirror in self._mirrors.values():
+                mirror.clear()
+            if self._data_dir is not None:
+                shutil.rmtree(self._data_dir / OTHER_ACCOUNTS, ignore_errors=True)
             self._restored = True
 
     def restore_s3(self) -> None:
         """Load the S3 mirror from `data_dir` into moto, once. The first S3 request does it
         anyway; call it at startup (in a thread) to keep that request fast."""
-        if self._restored or self._mirror is None:
+        if self._restored or self._data_dir is None:
             return
         with self._s3_lock:
             if not self._restored:
-                self._mirror.restore(self._s3_backend(), self.region)
+                default = self._mirror_of(self.moto_account)
+                for mirror in [default, *self._other_accounts_mirrors()]:
+                    if mirror is not None:
+                        mirror.restore(self._s3_backend(mirror.account), self.region)
                 self._restored = True
+
+    def _mirror_of(self, account: str) -> S3Mirror | None:
+        """The disk copy of an account's buckets: the server's account in `data_dir/s3`, any
+        other (12 digits: a safe folder name) in `data_dir/s3-accounts/<account>`. Called
+        holding the S3 lock."""
+        if self._data_dir is None:
+            return None
+        if account not in self._mirrors:
+            if account == self.moto_account:
+                root = self._data_dir / "s3"
+            elif _ACCOUNT_ID.fullmatch(account):
+                root = self._data_dir / OTHER_ACCOUNTS / account
+            else:
+                return None
+            self._mirrors[account] = S3Mirror(root, account)
+        return self._mirrors[account]
+
+    def _other_accounts_mirrors(self) -> list[S3Mirror]:
+        assert self._data_dir is not None
+        folder = self._data_dir / OTHER_ACCOUNTS
+        accounts = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        return [m for a in accounts if (m := self._mirror_of(a)) is not None]
 
     def _where(self, scope: Scope | None) -> tuple[str, str]:
         if scope is None:
@@ -183,11 +217,11 @@ class AwsServices:
         account, region = self._where(scope)
         return cloudwatch_backends[account][region]
 
-    def _s3_backend(self) -> Any:
+    def _s3_backend(self, account: str) -> Any:
         from moto.s3.models import s3_backends
         from moto.utilities.utils import get_partition
 
-        return s3_backends[self.moto_account][get_partition(self.region)]
+        return s3_backends[account][get_partition(self.region)]
 
     # -- worker thread -------------------------------------------------------------------
 
@@ -232,12 +266,13 @@ class AwsServices:
     def _serve_s3(self, app: Any, call: _Call) -> _Reply:
         """S3 writes are serialised with the mirror's sync, so the disk copy keeps up."""
         self.restore_s3()
-        if self._mirror is None or call.method not in _WRITES:
+        if self._data_dir is None or call.method not in _WRITES:
             return self._call_moto(app, call)
         with self._s3_lock:
             reply = self._call_moto(app, call)
-            if reply.status < 300:
-                self._mirror.sync(self._s3_backend())
+            mirror = self._mirror_of(call.account)
+            if reply.status < 300 and mirror is not None:
+                mirror.sync(self._s3_backend(call.account))
         return reply
 
     def _call_moto(self, app: Any, call: _Call) -> _Reply:

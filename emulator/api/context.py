@@ -4,7 +4,7 @@ account and region the request acts in (`scope`: a copy of the context per reque
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from emulator.bus.base import Bus
@@ -24,19 +24,20 @@ class ApiContext:
     bus: Bus
     clock: Clock
     records: JobRecords
-    scope: Scope = field(default=Scope("", ""))
-    """The request's account and region; the server's defaults outside a request."""
+    request_scope: Scope | None = None
+    """The request's account and region (`for_scope`); None: the server's defaults."""
 
-    def __post_init__(self) -> None:
-        if not self.scope.account:
-            self.scope = self.default_scope
+    @property
+    def scope(self) -> Scope:
+        """Where this context acts: the request's account and region, else the server's."""
+        return self.request_scope or self.default_scope
 
     @property
     def default_scope(self) -> Scope:
         return Scope(account=self.settings.account, region=self.settings.region)
 
     def for_scope(self, scope: Scope) -> ApiContext:
-        return replace(self, scope=scope)
+        return replace(self, request_scope=scope)
 
     def owns(self, arn: str) -> bool:
         """Whether a resource ARN is in the request's account and region (others are not

@@ -9,6 +9,7 @@ from emulator.api import pagination
 from emulator.api.context import ApiContext, Handler, Result, require_in_progress
 from emulator.api.service_rules import check_create_training_job
 from emulator.errors import ResourceInUse, ValidationException
+from emulator.ids import Scope
 
 
 async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -21,7 +22,7 @@ async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[s
 async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> Result:
     """The stored document as stored, with the final metrics appended (no re-serialising)."""
     found = ctx.store.describe_text("training_jobs", params["TrainingJobName"])
-    if found is None or (found.account, found.region) != (ctx.scope.account, ctx.scope.region):
+    if found is None or Scope(found.account, found.region) != ctx.scope:
         raise ValidationException("Requested resource not found.")
     text = found.doc
     finals = ctx.store.final_metrics(found.name)

@@ -18,7 +18,7 @@ from emulator.domain.documents import new_tuning_doc
 from emulator.domain.status import TERMINAL_TUNING
 from emulator.domain.summary import training_summary
 from emulator.errors import ResourceInUse, ValidationException
-from emulator.ids import tuning_job_arn
+from emulator.ids import Scope, tuning_job_arn
 from emulator.records import name_taken
 
 
@@ -53,7 +53,7 @@ async def describe_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> Result
     """The stored document as stored; a running job adds its live ConsumedResources."""
     name = params["HyperParameterTuningJobName"]
     found = ctx.store.describe_text("tuning_jobs", name)
-    if found is None or (found.account, found.region) != (ctx.scope.account, ctx.scope.region):
+    if found is None or Scope(found.account, found.region) != ctx.scope:
         raise missing_tuning_job(name)
     text = found.doc
     if found.status not in TERMINAL_TUNING:

@@ -316,6 +316,43 @@ def test_objects_survive_a_restart(endpoint: Endpoint, bucket: str, tmp_path: Pa
     assert not (tmp_path / "s3").exists()
 
 
+def test_every_accounts_buckets_survive_a_restart_and_go_with_a_reset(tmp_path: Path):
+    """moto keeps S3 per account: each account's buckets have a disk copy of their own."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    other = "111122223333"
+
+    def s3_of(endpoint: Endpoint, account: str) -> Any:
+        client = endpoint.client("s3")
+        client.meta.events.register(
+            "before-sign.s3",
+            lambda request, **_: request.headers.add_header("x-moto-account-id", account),
+        )
+        return client
+
+    aws = AwsServices(region=REGION, account=ACCOUNT, data_dir=tmp_path)
+    aws.reset()
+    first = Endpoint(aws).start()
+    try:
+        s3_of(first, other).create_bucket(Bucket="theirs")
+        s3_of(first, other).put_object(Bucket="theirs", Key="k", Body=b"their data")
+        first.client("s3").create_bucket(Bucket="ours")
+        assert "theirs" not in {b["Name"] for b in first.client("s3").list_buckets()["Buckets"]}
+    finally:
+        first.stop()
+    moto_api_backend.reset()
+
+    second = Endpoint(AwsServices(region=REGION, account=ACCOUNT, data_dir=tmp_path)).start()
+    try:
+        theirs = s3_of(second, other)
+        assert theirs.get_object(Bucket="theirs", Key="k")["Body"].read() == b"their data"
+        assert [b["Name"] for b in second.client("s3").list_buckets()["Buckets"]] == ["ours"]
+    finally:
+        second.stop()
+        second.aws.reset()
+    assert not (tmp_path / "s3").exists() and not (tmp_path / "s3-accounts").exists()
+
+
 # -- STS, IAM -----------------------------------------------------------------------------
 
 
