@@ -115,10 +115,15 @@ class Sdk:
         return self.run_program(SCRIPTS / f"{script}.py", payload, timeout=timeout)
 
     def run_program(
-        self, program: Path, *argv: str, timeout: float = 400, result: bool = True
+        self,
+        program: Path,
+        *argv: str,
+        timeout: float = 400,
+        result: bool = True,
+        cwd: Path = SCRIPTS,
     ) -> ScriptRun:
-        """Run a program in the SDK's venv; it must exit 0 (and print a result line, unless
-        `result` is False: then the result is empty)."""
+        """Run a program in the SDK's venv, in `cwd`; it must exit 0 (and print a result line,
+        unless `result` is False: then the result is empty)."""
         done = subprocess.run(
             [str(self.python), str(program), *argv],
             check=False,
@@ -126,7 +131,7 @@ class Sdk:
             text=True,
             timeout=timeout,
             env=self.env(),
-            cwd=SCRIPTS,
+            cwd=cwd,
         )
         output = done.stdout + done.stderr
         results = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]

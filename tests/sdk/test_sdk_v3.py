@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import ROOT
 from tests.sdk.conftest import Sdk, Unique
 
-README_MARK = "<!-- sdk-v3-example -->"
+README_MARK = "<!-- sdk-v3:"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -30,25 +30,38 @@ def test_v3_tuner_tune_with_model_trainer(sdk_v3: Sdk, unique: Unique) -> None:
     assert best["loss"] in ("log_loss", "hinge")
 
 
-def readme_example() -> str:
-    """The Python block that follows the README's v3 example mark: the one copy there is."""
+def readme_programs() -> dict[str, str]:
+    """Every Python block after a `<!-- sdk-v3: PATH -->` mark in the README, by PATH: the one
+    copy there is."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    found = re.search(re.escape(README_MARK) + r"\s*```python\n(.*?)```", text, re.DOTALL)
-    assert found, f"README.md has no python block after {README_MARK}"
-    return found.group(1)
+    found = re.findall(re.escape(README_MARK) + r" (\S+) -->\s*```python\n(.*?)```", text, re.S)
+    return dict(found)
 
 
-def test_the_readme_v3_example_runs_as_shown(sdk_v3: Sdk, tmp_path: Path) -> None:
-    program = tmp_path / "readme_v3_example.py"
-    program.write_text(readme_example())
-    run = sdk_v3.run_program(program, result=False)
-    printed = re.search(r"^(\S+-\d{3}-[0-9a-f]{8}) ([0-9.]+)$", run.output, re.MULTILINE)
-    assert printed, run.output[-2000:]
+def test_the_readme_v3_examples_run_as_shown(sdk_v3: Sdk, tmp_path: Path) -> None:
+    programs = readme_programs()
+    assert list(programs) == ["prepare.py", "tune_xgboost.py", "code/train.py", "tune_script.py"]
+    for path, text in programs.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    sdk_v3.run_program(tmp_path / "prepare.py", result=False, cwd=tmp_path)
+    for program, image, metric in (
+        ("tune_xgboost.py", "/sagemaker-xgboost:1.7-1", "validation:auc"),
+        ("tune_script.py", "/sagemaker-scikit-learn:1.2-1-cpu-py3", "validation:accuracy"),
+    ):
+        run = sdk_v3.run_program(tmp_path / program, result=False, cwd=tmp_path)
+        check_best(sdk_v3, run.output, image, metric)
+
+
+def check_best(sdk: Sdk, output: str, image: str, metric: str) -> None:
+    """The best job a README program printed is its tuning job's best, as the API says."""
+    printed = re.search(r"^(\S+-\d{3}-[0-9a-f]{8}) ([0-9.]+)$", output, re.MULTILINE)
+    assert printed, output[-2000:]
     best_name, best_value = printed.groups()
-    sm = sdk_v3.server.sagemaker
+    sm = sdk.server.sagemaker
     best = sm.describe_training_job(TrainingJobName=best_name)
     assert best["TrainingJobStatus"] == "Completed"
-    assert "/sagemaker-xgboost:1.7-1" in best["AlgorithmSpecification"]["TrainingImage"]
+    assert best["AlgorithmSpecification"]["TrainingImage"].endswith(image)
     tuning = sm.describe_hyper_parameter_tuning_job(
         HyperParameterTuningJobName=best["TuningJobArn"].rsplit("/", 1)[-1]
     )
@@ -56,5 +69,5 @@ def test_the_readme_v3_example_runs_as_shown(sdk_v3: Sdk, tmp_path: Path) -> Non
     assert tuning["TrainingJobStatusCounters"]["Completed"] == 4
     assert tuning["BestTrainingJob"]["TrainingJobName"] == best_name
     objective = tuning["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]
-    assert objective["MetricName"] == "validation:auc"
+    assert objective["MetricName"] == metric
     assert objective["Value"] == pytest.approx(float(best_value))
