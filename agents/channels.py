@@ -46,18 +46,29 @@ def s3_client(
     endpoint_url: str | None,
     region: str,
     credentials: tuple[str, str] = ("amt-emulator", "amt-emulator"),
+    account: str | None = None,
 ) -> Any:
-    """A boto3 S3 client on our endpoint; the credentials only have to look valid to moto."""
+    """A boto3 S3 client on our endpoint; the credentials only have to look valid to moto.
+
+    `account`: the job's, when the emulator is the endpoint: its buckets are that account's
+    (moto keeps S3 per account), named to the server in moto's `x-moto-account-id` header."""
     import boto3
 
     # A session per client: boto3's default session is not safe to share between threads.
-    return boto3.session.Session().client(
+    client = boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint_url,
         region_name=region,
         aws_access_key_id=credentials[0],
         aws_secret_access_key=credentials[1],
     )
+    if account and endpoint_url:
+
+        def in_account(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account
+
+        client.meta.events.register("before-sign.s3", in_account)
+    return client
 
 
 @contextmanager

@@ -227,6 +227,19 @@ def training_env(properties: Mapping[str, Any], layout: JobLayout, job_name: str
     return body
 
 
+def job_region(job: Mapping[str, Any], default: str) -> str:
+    """The region the job was created in (its ARN's), where its program's AWS calls belong;
+    `default` (the agent's) for a job without one."""
+    parts = str(job.get("TrainingJobArn", "")).split(":")
+    return parts[3] if len(parts) > 5 and parts[3] else default
+
+
+def job_account(job: Mapping[str, Any]) -> str | None:
+    """The account the job was created in (its ARN's), whose S3 buckets it reads and writes."""
+    parts = str(job.get("TrainingJobArn", "")).split(":")
+    return parts[4] if len(parts) > 5 and parts[4] else None
+
+
 def environment(
     layout: JobLayout,
     job: Mapping[str, Any],
@@ -241,6 +254,7 @@ def environment(
     """The process environment: the contract's variables and nothing of the server's own
     beyond a minimal allow-list; the job's `Environment` entries win over everything."""
     name = str(job["TrainingJobName"])
+    region = job_region(job, region)
     properties = toolkit_properties(layout, job, resources, entry_point, module_dir)
     env = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
     env.update({f"SM_{k.upper()}": env_value(v) for k, v in properties.items()})

@@ -172,7 +172,11 @@ class _Attempt:
         layout = JobLayout(self.host_dir, await self.runtime.container_dir(self.host_dir))
         await self.reporter.status("Downloading", "Downloading input data")
         client = await asyncio.to_thread(
-            channels.s3_client, self.ctx.s3_endpoint_url, self.ctx.region, self.ctx.credentials
+            channels.s3_client,
+            self.ctx.s3_endpoint_url,
+            contract.job_region(self.job, self.ctx.region),
+            self.ctx.credentials,
+            contract.job_account(self.job),
         )
         await asyncio.to_thread(self.prepare, layout, client)
         upload = self.ctx.uploader or artifacts.uri_uploader(client)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -143,8 +144,12 @@ def _client_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         command.add_argument("name")
     watch.add_argument("--interval", type=float, default=2.0)
     report.add_argument("--out", type=Path, required=True)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     for command in (jobs, describe, watch, report):
         command.add_argument("--endpoint", default=endpoint)
+        command.add_argument(
+            "--region", default=region, help="the region whose jobs to read (default: %(default)s)"
+        )
 
 
 def client_command(args: argparse.Namespace) -> int:
@@ -152,7 +157,7 @@ def client_command(args: argparse.Namespace) -> int:
     from emulator.client.report import report
     from emulator.client.session import Emulator
 
-    emulator = Emulator(args.endpoint)
+    emulator = Emulator(args.endpoint, args.region)
     if args.command == "jobs":
         return commands.jobs(emulator)
     if args.command == "describe":

@@ -2,15 +2,18 @@
 CloudWatch Logs group `/aws/sagemaker/TrainingJobs`, stream `<job>/algo-1-<epoch seconds>`, and
 CloudWatch metrics namespace `/aws/sagemaker/TrainingJobs`, dimension `TrainingJobName` — in
 moto's in-process backends, so `logs` and `cloudwatch` clients on our endpoint (and the SDK's
-log streaming and TrainingJobAnalytics) read them back.
+log streaming and TrainingJobAnalytics) read them back. Each job's lines and points go to the
+backends of its own account and region, where a client configured for them looks.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from emulator.ids import Scope
 
 log = logging.getLogger(__name__)
 
@@ -22,27 +25,39 @@ only, so a program flooding its output cannot fill the server's memory."""
 
 
 class Backends(Protocol):
-    def logs_backend(self) -> Any: ...
+    def logs_backend(self, scope: Scope | None = None) -> Any: ...
 
-    def cloudwatch_backend(self) -> Any: ...
+    def cloudwatch_backend(self, scope: Scope | None = None) -> Any: ...
+
+
+Locate = Callable[[str], Scope | None]
+"""A job's account and region by its name (None: unknown, the server's own)."""
 
 
 class CloudWatchSink:
-    def __init__(self, backends: Backends) -> None:
+    def __init__(self, backends: Backends, locate: Locate | None = None) -> None:
         self.backends = backends
+        self._locate = locate or (lambda _job: None)
+        self._scopes: dict[str, Scope | None] = {}
         self._streams: dict[str, str] = {}
-        self._group_ready = False
+        self._groups_ready: set[Scope | None] = set()
         self._bytes: dict[str, int] = {}
+
+    def scope_of(self, job: str) -> Scope | None:
+        if job not in self._scopes:
+            self._scopes[job] = self._locate(job)
+        return self._scopes[job]
 
     def stream_of(self, job: str, ts: float) -> str:
         """The job's log stream, named after the moment its first line arrived."""
         stream = self._streams.get(job)
         if stream is None:
-            logs = self.backends.logs_backend()
-            if not self._group_ready:
+            scope = self.scope_of(job)
+            logs = self.backends.logs_backend(scope)
+            if scope not in self._groups_ready:
                 if GROUP not in logs.groups:
                     logs.create_log_group(GROUP, {})
-                self._group_ready = True
+                self._groups_ready.add(scope)
             stream = f"{job}/algo-1-{int(ts)}"
             if stream not in logs.groups[GROUP].streams:
                 logs.create_log_stream(GROUP, stream)
@@ -64,7 +79,8 @@ class CloudWatchSink:
             events = [{"timestamp": int(ts * 1000), "message": text} for ts, text in kept]
             # The group's own put: the backend's would drop events over 2 hours ahead of wall
             # time, and simulated time (`amt serve --simulate`) runs far ahead of it.
-            self.backends.logs_backend().groups[GROUP].put_log_events(stream, events)
+            logs = self.backends.logs_backend(self.scope_of(job))
+            logs.groups[GROUP].put_log_events(stream, events)
         except Exception:
             log.exception("could not write log lines of %s to CloudWatch Logs", job)
 
@@ -87,18 +103,25 @@ class CloudWatchSink:
 
     def metrics(self, points: Sequence[tuple[str, str, float, float]]) -> None:
         """Metric points `(job, metric, ts, value)`, in one put."""
-        if not points:
-            return
-        data = [
-            {
-                "MetricName": name,
-                "Dimensions": [{"Name": "TrainingJobName", "Value": job}],
-                "Value": value,
-                "Timestamp": datetime.fromtimestamp(ts, tz=UTC).replace(tzinfo=None),
-            }
-            for job, name, ts, value in points
-        ]
-        try:
-            self.backends.cloudwatch_backend().put_metric_data(NAMESPACE, data)
-        except Exception:
-            log.exception("could not write %d metric points to CloudWatch", len(points))
+        by_scope: dict[Scope | None, list[dict[str, Any]]] = {}
+        for job, name, ts, value in points:
+            by_scope.setdefault(self.scope_of(job), []).append(
+                {
+                    "MetricName": name,
+                    "Dimensions": [{"Name": "TrainingJobName", "Value": job}],
+                    "Value": value,
+                    "Timestamp": datetime.fromtimestamp(ts, tz=UTC).replace(tzinfo=None),
+                }
+            )
+        for scope, data in by_scope.items():
+            try:
+                self.backends.cloudwatch_backend(scope).put_metric_data(NAMESPACE, data)
+            except Exception:
+                log.exception("could not write %d metric points to CloudWatch", len(data))
+
+    def forget(self) -> None:
+        """Drop what is known of jobs and log groups (after a reset emptied the backends)."""
+        self._scopes.clear()
+        self._streams.clear()
+        self._groups_ready.clear()
+        self._bytes.clear()

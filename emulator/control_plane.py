@@ -21,6 +21,7 @@ from aiohttp import web
 from emulator.api.app import AWS, CONTEXT
 from emulator.api.context import ApiContext
 from emulator.api.control import HEALTH_PROVIDERS
+from emulator.api.reset import RESET_HOOKS
 from emulator.bus.base import Subscription
 from emulator.cloudwatch import CloudWatchSink
 from emulator.domain.events import (
@@ -37,9 +38,11 @@ from emulator.domain.events import (
     training_topic,
 )
 from emulator.domain.status import PRIMARY_OF, TERMINAL_TRAINING
+from emulator.ids import Scope, scope_of_arn
 from emulator.ingest import BulkEvent, Ingest, StoredPoint
 from emulator.scheduler import Scheduler
 from emulator.store.sqlite import Row, disk_full
+from emulator.tuner.early_stopping import RunningAverages
 from emulator.tuner.service import TunerService
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,13 @@ class ControlPlane:
         self.ingest = Ingest(ctx.store, ctx.records, ctx.settings.data_dir / "logs", cloudwatch)
         self.idle = asyncio.Event()
         self.idle.set()
+
+    def forget(self) -> None:
+        """After a reset: nothing cached about the jobs that are gone (names may come back)."""
+        self.tuner.running_averages = RunningAverages()
+        self.scheduler.forget_jobs()
+        if self.ingest.cloudwatch is not None:
+            self.ingest.cloudwatch.forget()
 
     async def _command(self, action: str, name: str) -> None:
         await self.ctx.command(action, name)
@@ -235,11 +245,22 @@ def runs(events: Iterable[Event]) -> Iterator[list[BulkEvent] | Event]:
 CONTROL_PLANE = web.AppKey("control_plane", ControlPlane)
 
 
+def job_scopes(ctx: ApiContext) -> Callable[[str], Scope | None]:
+    """A training job's account and region, from its stored ARN, for CloudWatch."""
+
+    def locate(job: str) -> Scope | None:
+        row = ctx.store.get_training_job(job)
+        return scope_of_arn(row.doc["TrainingJobArn"], ctx.default_scope) if row else None
+
+    return locate
+
+
 async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: run the control plane for the app's lifetime."""
-    plane = ControlPlane(app[CONTEXT], CloudWatchSink(app[AWS]))
+    plane = ControlPlane(app[CONTEXT], CloudWatchSink(app[AWS], job_scopes(app[CONTEXT])))
     app[CONTROL_PLANE] = plane
     app[HEALTH_PROVIDERS].append(plane.health)
+    app[RESET_HOOKS].append(plane.forget)
     bus = app[CONTEXT].bus
     async with bus.subscribe(*AGENT_EVENTS, CONTROL_TOPIC, HEARTBEATS) as events:
         consumer = asyncio.create_task(plane.consume(events), name="control-plane-consumer")

@@ -23,7 +23,7 @@ from typing import Any
 from aiohttp import web
 
 from emulator.settings import DEFAULT_TIME_SCALE, SIMULATED_SLOTS, Settings
-from emulator.testing import free_port
+from emulator.testing import free_port, reset_emulator
 
 READY_TIMEOUT = 60.0
 
@@ -79,6 +79,11 @@ class EmbeddedEmulator:
             aws_access_key_id="amt-emulator",
             aws_secret_access_key="amt-emulator",
         )
+
+    def reset(self) -> dict[str, Any]:
+        """Stop every running job, then remove every job, bucket, log and job directory, as
+        moto's `/moto-api/reset` does for its state: the next test starts clean."""
+        return reset_emulator(self.endpoint, self.settings.stop_grace_seconds + 60)
 
     async def _start(self) -> None:
         from emulator.serve import build_app

@@ -5,6 +5,24 @@ from __future__ import annotations
 import itertools
 import secrets
 import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a resource lives on AWS: an account and a region. Names, ARNs and listings are
+    per scope; a request's scope comes from its credentials (`emulator.api.scope`)."""
+
+    account: str
+    region: str
+
+
+def scope_of_arn(arn: str, default: Scope) -> Scope:
+    """The account and region an ARN names (`arn:aws:<service>:<region>:<account>:...`)."""
+    parts = arn.split(":", 5)
+    if len(parts) < 6 or not parts[3] or not parts[4]:
+        return default
+    return Scope(account=parts[4], region=parts[3])
 
 
 def tuning_job_arn(region: str, account: str, name: str) -> str:

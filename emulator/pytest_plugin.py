@@ -4,6 +4,10 @@
         sm = amt_emulator.client("sagemaker")
         ...
 
+`amt_clean_emulator` is the same emulator, reset before the test that asks for it (running
+jobs stopped, then every job, bucket, log and metric removed), for tests that must see only
+their own state (`amt_emulator.reset()` does the same anywhere).
+
 Options: `--amt-image URI=COMMAND` (repeatable) or the ini key `amt_images` (one
 `URI=COMMAND` per line) map training images to local commands. Simulated time:
 `--amt-simulate NAME` (ini `amt_simulate`) replays recorded curve set NAME instead of running
@@ -71,3 +75,10 @@ def amt_emulator(pytestconfig: pytest.Config) -> Iterator[EmbeddedEmulator]:
     """A running emulator for the test session, with a temporary data directory."""
     with EmbeddedEmulator(images=_images(pytestconfig), **_simulation(pytestconfig)) as emulator:
         yield emulator
+
+
+@pytest.fixture
+def amt_clean_emulator(amt_emulator: EmbeddedEmulator) -> EmbeddedEmulator:
+    """The session's emulator, emptied before this test: nothing of earlier tests remains."""
+    amt_emulator.reset()
+    return amt_emulator

@@ -124,6 +124,12 @@ class Scheduler:
             self._stop_beat.pop(row.doc["TrainingJobName"], None)
         return lost_rows
 
+    def forget_jobs(self) -> None:
+        """Drop what is known of jobs (a reset removed them all); agents stay known."""
+        self._agent_of.clear()
+        self._assigned_beat.clear()
+        self._stop_beat.clear()
+
     def seen_job(self, job: str) -> None:
         """Any event about a job proves its agent alive (a busy agent's heartbeat may queue
         behind a flood of that job's log lines)."""

@@ -6,12 +6,14 @@ same data directory, exactly as a user's would be.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,15 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def reset_emulator(endpoint: str, timeout: float = 120.0) -> dict[str, Any]:
+    """`POST /_emulator/reset`: stop every running job, then remove every job, AWS resource
+    and job directory; the server's answer (`unconfirmed`: jobs whose stop was not seen)."""
+    request = urllib.request.Request(f"{endpoint}/_emulator/reset", data=b"", method="POST")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
 
 
 class ServerProcess:
@@ -99,6 +110,10 @@ class ServerProcess:
 
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         return snapshot_file(self.data_dir / "amt.sqlite3")
+
+    def reset(self) -> dict[str, Any]:
+        """As new: see `reset_emulator`."""
+        return reset_emulator(self.endpoint)
 
     def client(self, service: str) -> Any:
         import boto3

@@ -21,6 +21,7 @@ from emulator import console
 from emulator.api import auth, control, dispatch, validation
 from emulator.api.aws_services import AwsServices
 from emulator.api.context import ApiContext
+from emulator.api.scope import request_scope
 from emulator.bus.base import Bus
 from emulator.clock import Clock, SystemClock
 from emulator.errors import (
@@ -100,7 +101,9 @@ async def root(request: web.Request) -> web.StreamResponse:
             f"The request body is {len(body)} bytes; the limit is "
             f"{request.app[CONTEXT].settings.max_body_bytes} bytes."
         )
-    result = await dispatch.dispatch(request.app[CONTEXT], target, body)
+    ctx = request.app[CONTEXT]
+    scoped = ctx.for_scope(request_scope(request.headers, request.query, ctx.default_scope))
+    result = await dispatch.dispatch(scoped, target, body)
     if not isinstance(result, bytes):
         result = json.dumps(result, separators=(",", ":")).encode()
     return web.Response(

@@ -5,8 +5,9 @@ Routing: the SigV4 credential scope (`emulator.api.sigv4`) names the service a r
 signed for; a presigned URL carries the same scope in its query, and an unsigned JSON request
 names itself in `X-Amz-Target`. The service and region pick one of moto's per-service Flask
 apps (the same apps `moto_server` runs); the request goes to it as a WSGI call in a worker thread,
-because moto is synchronous. We send `x-moto-account-id` with every call, so the configured
-account is used without touching the environment (moto still lets `MOTO_ACCOUNT_ID` win).
+because moto is synchronous. Each request's account is decided once, as moto decides it
+(`emulator.api.scope`, with our `--account` as the default), and sent to moto in
+`x-moto-account-id`, so SageMaker and the other services agree on it.
 
 Bodies are spooled (memory, then disk) rather than read whole, so uploads are not bound by
 the SageMaker request-size limit. Run the server with `auto_decompress=False`
@@ -17,7 +18,8 @@ an ordinary `x-amz-checksum-*` header.
 
 moto keeps its state in process-global backends: every `AwsServices` in a process shares it,
 and `reset()` clears it for all of them. With a `data_dir`, S3 objects are also mirrored to
-`data_dir/s3/` after every write and reloaded on first use, so they survive a `kill -9`.
+`data_dir/s3/` (other accounts': `data_dir/s3-accounts/<account>/`) after every write and
+reloaded on first use, so they survive a `kill -9`.
 
 Failures never leak as HTML: moto's exceptions become a 500 `InternalFailure` (S3:
 `InternalError`) and an unroutable service a 400 `UnknownOperationException`, each in the
@@ -46,9 +48,10 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from emulator.api import sigv4
+from emulator.api import iam_simulation, sigv4
 from emulator.api.s3_mirror import S3Mirror
-from emulator.ids import request_id
+from emulator.api.scope import request_scope
+from emulator.ids import Scope, request_id
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,8 @@ _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"}
 )
 _WRITES = frozenset({"PUT", "POST", "DELETE"})
+OTHER_ACCOUNTS = "s3-accounts"
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 _CHECKSUM_HEADER = re.compile(r"x-amz-checksum-(crc32|crc32c|crc64nvme|sha1|sha256)$")
 
 
@@ -73,6 +78,7 @@ class _Call:
 
     service: str
     region: str
+    account: str
     method: str
     raw_path: str
     query_string: str
@@ -98,7 +104,8 @@ class AwsServices:
         self._apps: dict[str, Any] = {}
         self._apps_lock = threading.Lock()
         self._s3_lock = threading.Lock()
-        self._mirror = S3Mirror(data_dir / "s3") if data_dir is not None else None
+        self._data_dir = data_dir
+        self._mirrors: dict[str, S3Mirror] = {}
         self._restored = False
         # moto's own threads: agents in this process upload to us from the default pool, and
         # sharing it deadlocked once every default thread waited on an S3 request of ours.
@@ -124,7 +131,7 @@ class AwsServices:
 
     async def handle(self, request: web.Request, service: str) -> web.StreamResponse:
         """Serve `request` (body not yet read) with moto's backend for `service`."""
-        call = await _call_of(request, service, self.region)
+        call = await _call_of(request, service, Scope(account=self.account, region=self.region))
         try:
             loop = asyncio.get_running_loop()
             reply = await loop.run_in_executor(self._executor, self._serve, call)
@@ -141,41 +148,80 @@ class AwsServices:
 
         with self._s3_lock:
             moto_api_backend.reset()
-            if self._mirror is not None:
-                self._mirror.clear()
+            if self._data_dir is not None:  # every account's folder goes, restored or not
+                self._mirror_of(self.moto_account)
+                self._other_accounts_mirrors()
+            for mirror in self._mirrors.values():
+                mirror.clear()
+            if self._data_dir is not None:
+                shutil.rmtree(self._data_dir / OTHER_ACCOUNTS, ignore_errors=True)
             self._restored = True
 
     def restore_s3(self) -> None:
         """Load the S3 mirror from `data_dir` into moto, once. The first S3 request does it
         anyway; call it at startup (in a thread) to keep that request fast."""
-        if self._restored or self._mirror is None:
+        if self._restored or self._data_dir is None:
             return
         with self._s3_lock:
             if not self._restored:
-                self._mirror.restore(self._s3_backend(), self.region)
+                default = self._mirror_of(self.moto_account)
+                for mirror in [default, *self._other_accounts_mirrors()]:
+                    if mirror is not None:
+                        mirror.restore(self._s3_backend(mirror.account), self.region)
                 self._restored = True
 
-    def logs_backend(self) -> Any:
-        """moto's CloudWatch Logs backend for our account and region, for in-process writes."""
+    def _mirror_of(self, account: str) -> S3Mirror | None:
+        """The disk copy of an account's buckets: the server's account in `data_dir/s3`, any
+        other (12 digits: a safe folder name) in `data_dir/s3-accounts/<account>`. Called
+        holding the S3 lock."""
+        if self._data_dir is None:
+            return None
+        if account not in self._mirrors:
+            if account == self.moto_account:
+                root = self._data_dir / "s3"
+            elif _ACCOUNT_ID.fullmatch(account):
+                root = self._data_dir / OTHER_ACCOUNTS / account
+            else:
+                return None
+            self._mirrors[account] = S3Mirror(root, account)
+        return self._mirrors[account]
+
+    def _other_accounts_mirrors(self) -> list[S3Mirror]:
+        assert self._data_dir is not None
+        folder = self._data_dir / OTHER_ACCOUNTS
+        accounts = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        return [m for a in accounts if (m := self._mirror_of(a)) is not None]
+
+    def _where(self, scope: Scope | None) -> tuple[str, str]:
+        if scope is None:
+            return self.moto_account, self.region
+        return os.environ.get("MOTO_ACCOUNT_ID") or scope.account, scope.region
+
+    def logs_backend(self, scope: Scope | None = None) -> Any:
+        """moto's CloudWatch Logs backend for an account and region (default: the server's),
+        for in-process writes."""
         from moto.logs.models import logs_backends
 
-        return logs_backends[self.moto_account][self.region]
+        account, region = self._where(scope)
+        return logs_backends[account][region]
 
-    def cloudwatch_backend(self) -> Any:
-        """moto's CloudWatch (metrics) backend for our account and region.
+    def cloudwatch_backend(self, scope: Scope | None = None) -> Any:
+        """moto's CloudWatch (metrics) backend for an account and region (default: the
+        server's).
 
         `put_metric_data(namespace, [{"MetricName", "Dimensions", "Value", "Timestamp"}])` takes
         timestamps as naive UTC datetimes, as moto's own request parser produces them.
         """
         from moto.cloudwatch.models import cloudwatch_backends
 
-        return cloudwatch_backends[self.moto_account][self.region]
+        account, region = self._where(scope)
+        return cloudwatch_backends[account][region]
 
-    def _s3_backend(self) -> Any:
+    def _s3_backend(self, account: str) -> Any:
         from moto.s3.models import s3_backends
         from moto.utilities.utils import get_partition
 
-        return s3_backends[self.moto_account][get_partition(self.region)]
+        return s3_backends[account][get_partition(self.region)]
 
     # -- worker thread -------------------------------------------------------------------
 
@@ -193,21 +239,44 @@ class AwsServices:
             return problem
         if call.service == "s3":
             return self._serve_s3(app, call)
+        if call.service == "iam":
+            answered = self._iam_of_our_own(call)
+            if answered is not None:
+                return answered
         return self._call_moto(app, call)
+
+    def _iam_of_our_own(self, call: _Call) -> _Reply | None:
+        """The IAM operations moto lacks and SDKs call (`iam_simulation`); None: moto's."""
+        params = iam_simulation.form_of(call.query_string, call.body.read())
+        call.body.seek(0)
+        if params.get("Action") != ["SimulatePrincipalPolicy"]:
+            return None
+        from moto.iam.models import iam_backends
+        from moto.utilities.utils import get_partition
+
+        backend = iam_backends[call.account][get_partition(call.region)]
+        try:
+            body = iam_simulation.simulate_principal_policy(
+                params, iam_simulation.principal_arns(backend), request_id()
+            )
+        except iam_simulation.SimulationError as error:
+            return aws_error("query", error.status, error.code, error.message)
+        return _Reply(200, [("Content-Type", "text/xml")], body)
 
     def _serve_s3(self, app: Any, call: _Call) -> _Reply:
         """S3 writes are serialised with the mirror's sync, so the disk copy keeps up."""
         self.restore_s3()
-        if self._mirror is None or call.method not in _WRITES:
+        if self._data_dir is None or call.method not in _WRITES:
             return self._call_moto(app, call)
         with self._s3_lock:
             reply = self._call_moto(app, call)
-            if reply.status < 300:
-                self._mirror.sync(self._s3_backend())
+            mirror = self._mirror_of(call.account)
+            if reply.status < 300 and mirror is not None:
+                mirror.sync(self._s3_backend(call.account))
         return reply
 
     def _call_moto(self, app: Any, call: _Call) -> _Reply:
-        return _fix_html(call, _wsgi(app, _environ(call, self.account)))
+        return _fix_html(call, _wsgi(app, _environ(call)))
 
     def _app_for(self, service: str, region: str) -> Any:
         """moto's Flask app for a signing name, built once; None if moto has no such service."""
@@ -228,8 +297,8 @@ class AwsServices:
 # -- request in, reply out ---------------------------------------------------------------
 
 
-async def _call_of(request: web.Request, service: str, default_region: str) -> _Call:
-    scope = sigv4.credential_scope(request.headers, request.query)
+async def _call_of(request: web.Request, service: str, default: Scope) -> _Call:
+    scope = request_scope(request.headers, request.query, default)
     body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handle() closes it
     size = 0
     from emulator.api.auth import BODY_KEY  # auth builds its errors with ours: import late
@@ -249,7 +318,8 @@ async def _call_of(request: web.Request, service: str, default_region: str) -> _
         headers[key] = f"{headers[key]},{value}" if key in headers else value
     return _Call(
         service=service,
-        region=scope.region if scope else default_region,
+        region=scope.region,
+        account=scope.account,
         method=request.method,
         raw_path=request.raw_path.split("?", 1)[0],
         query_string=request.query_string,
@@ -260,7 +330,7 @@ async def _call_of(request: web.Request, service: str, default_region: str) -> _
     )
 
 
-def _environ(call: _Call, account: str) -> dict[str, Any]:
+def _environ(call: _Call) -> dict[str, Any]:
     """A PEP 3333 environ for moto's Flask app."""
     host = call.headers.get("host", "localhost")
     server, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
@@ -288,7 +358,7 @@ def _environ(call: _Call, account: str) -> dict[str, Any]:
             environ["CONTENT_TYPE"] = value
         elif name != "content-length":
             environ["HTTP_" + name.upper().replace("-", "_")] = value
-    environ["HTTP_X_MOTO_ACCOUNT_ID"] = account
+    environ["HTTP_X_MOTO_ACCOUNT_ID"] = call.account
     call.body.seek(0)
     return environ
 

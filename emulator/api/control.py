@@ -1,4 +1,4 @@
-"""The emulator's own control surface, beside the AWS one: health and agent listing."""
+"""The emulator's own control surface, beside the AWS one: health, metric series, reset."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ HEALTH_PROVIDERS = web.AppKey("health_providers", list)
 
 
 def add_routes(app: web.Application) -> None:
+    from emulator.api.reset import RESET_HOOKS, reset
+
     app[HEALTH_PROVIDERS] = []
+    app[RESET_HOOKS] = []
     app.router.add_get("/health", health)
     app.router.add_get("/_emulator/health", health)
+    app.router.add_post("/_emulator/reset", reset)
+    app.router.add_post("/moto-api/reset", reset)
     app.router.add_get("/_emulator/training-jobs/{name}/metrics", metric_series)
 
 

@@ -1,4 +1,12 @@
-"""List operations: the filters, sort orders and NextToken paging AWS documents for them."""
+"""List operations: the filters, sort orders and NextToken paging AWS documents for them.
+
+Where a filter is applied matters. botocore's documentation of ListTrainingJobs says that with
+`StatusEquals` and `MaxResults` together, the service first takes `MaxResults` jobs ignoring the
+status and then filters those, and real AWS answers do the same with `NameContains` (an empty
+page with a `NextToken`, boto/boto3#2838 and #3347). So a page of ListTrainingJobs can be short,
+or empty, while a NextToken says there is more; paginators still see every matching job.
+The other List operations document no such order: their filters apply before the page is taken.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.errors import ValidationException
-from emulator.store.sqlite import Store
+from emulator.ids import Scope
+from emulator.store.sqlite import PageRow, Store
 
 
 @dataclass(frozen=True)
@@ -22,20 +31,29 @@ class Listing:
     sort_columns: Mapping[str, str]
     default_sort: str
     result_key: str
+    filtered_after_page: frozenset[str] = frozenset()
+    """Filters applied to the `MaxResults` jobs taken, not before taking them."""
 
 
 def list_page(
-    store: Store, listing: Listing, params: Mapping[str, Any], extra_where: Sequence[str] = ()
+    store: Store,
+    listing: Listing,
+    params: Mapping[str, Any],
+    scope: Scope,
+    extra_where: Sequence[str] = (),
 ) -> bytes:
-    """One page of a List operation, filtered, sorted and paged in SQL, and answered from the
-    summaries stored with each job without parsing a document."""
-    where, args = common_filters(params)
-    where += list(extra_where)
+    """One page of a List operation in the request's account and region, filtered, sorted and
+    paged in SQL, and answered from the summaries stored with each job without parsing one."""
+    before = {k: v for k, v in params.items() if k not in listing.filtered_after_page}
+    where, args = common_filters(before)
+    where += ["account = ?", "region = ?", *extra_where]
+    args += [scope.account, scope.region]
     offset, limit = page_bounds(params)
     order = order_clause(listing, params)
-    texts = store.page(listing.table, where, args, order, limit + 1, offset)
-    body = f'{{"{listing.result_key}":[' + ",".join(texts[:limit]) + "]"
-    token = next_token(params, offset, limit, len(texts) > limit)
+    rows = store.page(listing.table, where, args, order, limit + 1, offset)
+    texts = [row.summary for row in rows[:limit] if _kept(row, params, listing)]
+    body = f'{{"{listing.result_key}":[' + ",".join(texts) + "]"
+    token = next_token(params, offset, limit, len(rows) > limit)
     if token:
         body += f',"NextToken":"{token}"'
     return (body + "}").encode()
@@ -89,6 +107,15 @@ def common_filters(params: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
         where.append("status = ?")
         args.append(params["StatusEquals"])
     return where, args
+
+
+def _kept(row: PageRow, params: Mapping[str, Any], listing: Listing) -> bool:
+    """Whether a job taken for the page passes the filters applied after taking it."""
+    after = listing.filtered_after_page
+    status, name = params.get("StatusEquals"), params.get("NameContains")
+    if "StatusEquals" in after and status and row.status != status:
+        return False
+    return not ("NameContains" in after and name and str(name).lower() not in row.name_key)
 
 
 def order_clause(listing: Listing, params: Mapping[str, Any]) -> str:

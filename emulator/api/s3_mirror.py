@@ -28,8 +28,10 @@ class S3Mirror:
     Kept: the latest version of each object. Not kept: versions, tags, ACLs, bucket settings.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, account: str = "") -> None:
         self.root = root
+        self.account = account
+        """The account whose buckets these are (moto keeps S3 per account)."""
         self._written: dict[str, dict[str, str]] = {}
 
     def restore(self, backend: Any, region: str) -> None:

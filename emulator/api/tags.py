@@ -9,14 +9,15 @@ from emulator.errors import ValidationException
 
 
 def _require_resource(ctx: ApiContext, arn: str) -> None:
-    """Tags of our own job types need the job to exist; other SageMaker ARNs are accepted."""
+    """Tags of our own job types need the job to exist in the request's account and region;
+    other SageMaker ARNs are accepted."""
     resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
     kind, _, name = resource.partition("/")
     if kind == "training-job":
-        row = ctx.store.get_training_job(name)
+        row = ctx.find_training(name)
         own = row.doc["TrainingJobArn"] if row else None
     elif kind == "hyper-parameter-tuning-job":
-        row = ctx.store.get_tuning_job(name)
+        row = ctx.find_tuning(name)
         own = row.doc["HyperParameterTuningJobArn"] if row else None
     else:
         return

@@ -9,11 +9,12 @@ from emulator.api import pagination
 from emulator.api.context import ApiContext, Handler, Result, require_in_progress
 from emulator.api.service_rules import check_create_training_job
 from emulator.errors import ResourceInUse, ValidationException
+from emulator.ids import Scope
 
 
 async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     check_create_training_job(params)
-    row = ctx.records.create_training(params, {})
+    row = ctx.records.create_training(params, {}, ctx.scope)
     await ctx.command("training-created", params["TrainingJobName"])
     return {"TrainingJobArn": row.doc["TrainingJobArn"]}
 
@@ -21,7 +22,7 @@ async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[s
 async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> Result:
     """The stored document as stored, with the final metrics appended (no re-serialising)."""
     found = ctx.store.describe_text("training_jobs", params["TrainingJobName"])
-    if found is None:
+    if found is None or Scope(found.account, found.region) != ctx.scope:
         raise ValidationException("Requested resource not found.")
     text = found.doc
     finals = ctx.store.final_metrics(found.name)
@@ -33,7 +34,7 @@ async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> Resu
 
 async def list_training_jobs(ctx: ApiContext, params: dict[str, Any]) -> Result:
     no_warm_pools = ["0"] if params.get("WarmPoolStatusEquals") else []
-    return pagination.list_page(ctx.store, LISTING, params, no_warm_pools)
+    return pagination.list_page(ctx.store, LISTING, params, ctx.scope, no_warm_pools)
 
 
 async def stop_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -86,4 +87,5 @@ LISTING = pagination.Listing(
     sort_columns={"Name": "name", "CreationTime": "creation_time", "Status": "status"},
     default_sort="CreationTime",
     result_key="TrainingJobSummaries",
+    filtered_after_page=frozenset({"StatusEquals", "NameContains"}),
 )

@@ -18,11 +18,12 @@ from emulator.domain.documents import new_tuning_doc
 from emulator.domain.status import TERMINAL_TUNING
 from emulator.domain.summary import training_summary
 from emulator.errors import ResourceInUse, ValidationException
-from emulator.ids import tuning_job_arn
+from emulator.ids import Scope, tuning_job_arn
+from emulator.records import name_taken
 
 
 def _lookup_doc(ctx: ApiContext, name: str) -> dict[str, Any] | None:
-    row = ctx.store.get_tuning_job(name)
+    row = ctx.find_tuning(name)
     return row.doc if row else None
 
 
@@ -31,12 +32,15 @@ async def create_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str
         params, lookup_tuning_job=lambda n: _lookup_doc(ctx, n), builtin_metrics=builtin_metrics
     )
     name = params["HyperParameterTuningJobName"]
-    if ctx.store.get_tuning_job(name) is not None:
+    arn = tuning_job_arn(ctx.scope.region, ctx.scope.account, name)
+    existing = ctx.store.get_tuning_job(name)
+    if existing is not None and ctx.owns(existing.doc["HyperParameterTuningJobArn"]):
         raise ResourceInUse(
             f"A hyperparameter tuning job with the name, {name}, already exists. "
             "Choose a different name."
         )
-    arn = tuning_job_arn(ctx.settings.region, ctx.settings.account, name)
+    if existing is not None:
+        raise name_taken("tuning job", arn, existing.doc["HyperParameterTuningJobArn"])
     doc = new_tuning_doc(params, arn, ctx.clock.now())
     with ctx.store.transaction():
         ctx.store.insert_tuning_job(doc, {"launched": 0})
@@ -49,7 +53,7 @@ async def describe_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> Result
     """The stored document as stored; a running job adds its live ConsumedResources."""
     name = params["HyperParameterTuningJobName"]
     found = ctx.store.describe_text("tuning_jobs", name)
-    if found is None:
+    if found is None or Scope(found.account, found.region) != ctx.scope:
         raise missing_tuning_job(name)
     text = found.doc
     if found.status not in TERMINAL_TUNING:
@@ -59,7 +63,7 @@ async def describe_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> Result
 
 
 async def list_tuning_jobs(ctx: ApiContext, params: dict[str, Any]) -> Result:
-    return pagination.list_page(ctx.store, LISTING, params)
+    return pagination.list_page(ctx.store, LISTING, params, ctx.scope)
 
 
 LISTING = pagination.Listing(

@@ -3,7 +3,11 @@
 Documents are kept as the JSON the Describe operations return (plus an internal `meta` object),
 with the columns that List operations filter and sort on pulled out beside them. Every write
 happens inside `transaction()`, so a crash at any moment leaves either the old state or the new.
-Names are unique case-insensitively, as AWS's are.
+Names are unique case-insensitively, as AWS's are. Each job also records the account and
+region its ARN names, so the API can answer per account and region.
+
+`PRAGMA user_version` numbers the schema; `MIGRATIONS` bring an older database up to date when
+it is opened (a database from before the numbering is version 0).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.domain.listing import training_list_summary, tuning_list_summary
+from emulator.ids import Scope, scope_of_arn
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,48 @@ CREATE TABLE IF NOT EXISTS counters (
 );
 """
 
+UNSCOPED = Scope(account="", region="")
+"""What a job whose ARN names no account or region is filed under (none is created so)."""
+
+
+def _add_scopes(db: sqlite3.Connection) -> None:
+    """Version 1: every job's account and region, taken from its ARN."""
+    for table in ("tuning_jobs", "training_jobs"):
+        db.execute(f"ALTER TABLE {table} ADD COLUMN account TEXT NOT NULL DEFAULT ''")
+        db.execute(f"ALTER TABLE {table} ADD COLUMN region TEXT NOT NULL DEFAULT ''")
+        rows = db.execute(f"SELECT name_key, arn FROM {table}").fetchall()
+        scopes = [(scope_of_arn(arn, UNSCOPED), key) for key, arn in rows]
+        db.executemany(
+            f"UPDATE {table} SET account=?, region=? WHERE name_key=?",
+            [(s.account, s.region, key) for s, key in scopes],
+        )
+    db.execute("CREATE INDEX tuning_by_scope ON tuning_jobs(account, region, name)")
+    db.execute(
+        "CREATE INDEX training_by_scope ON training_jobs(account, region, creation_time, name)"
+    )
+
+
+MIGRATIONS = (_add_scopes,)
+"""MIGRATIONS[i] takes a database from version i to i + 1."""
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring the schema to the current version, one step per transaction (the version is read
+    inside it, so two processes opening one database migrate it once)."""
+    while True:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version < len(MIGRATIONS):
+                MIGRATIONS[version](db)
+                db.execute(f"PRAGMA user_version = {version + 1}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        if version >= len(MIGRATIONS) - 1:
+            return
+
 
 @dataclass
 class Row:
@@ -93,11 +140,22 @@ class Row:
 
 
 @dataclass(frozen=True)
+class PageRow:
+    """One job of a listing: its stored summary, and what filters applied after paging read."""
+
+    summary: str
+    name_key: str
+    status: str
+
+
+@dataclass(frozen=True)
 class StoredText:
     doc: str
     name: str
     status: str
     creation_time: float
+    account: str
+    region: str
 
 
 WAL_KEPT_BYTES = 64 * 2**20
@@ -177,6 +235,7 @@ class Store:
             self._db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
             self._checkpointer = Checkpointer(self.path)
         self._db.executescript(SCHEMA)
+        migrate(self._db)
         self._depth = 0
         self._lock = threading.RLock()
         self._series: dict[tuple[str, str], list[float]] = {}
@@ -251,7 +310,9 @@ class Store:
     def insert_tuning_job(self, doc: dict[str, Any], meta: dict[str, Any]) -> None:
         with self.transaction():
             self._db.execute(
-                "INSERT INTO tuning_jobs VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO tuning_jobs (name_key, name, arn, status, creation_time, "
+                "last_modified, doc, meta, summary, account, region) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc["HyperParameterTuningJobName"].lower(),
                     doc["HyperParameterTuningJobName"],
@@ -262,6 +323,7 @@ class Store:
                     _dump(doc),
                     _dump(meta),
                     _dump(tuning_list_summary(doc)),
+                    *_scope_columns(doc["HyperParameterTuningJobArn"]),
                 ),
             )
 
@@ -308,7 +370,9 @@ class Store:
         with self.transaction():
             seq = self.next_value("training_seq")
             self._db.execute(
-                "INSERT INTO training_jobs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO training_jobs (name_key, name, arn, tuning_job, status, "
+                "creation_time, last_modified, seq, doc, meta, summary, account, region) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc["TrainingJobName"].lower(),
                     doc["TrainingJobName"],
@@ -321,6 +385,7 @@ class Store:
                     _dump(doc),
                     _dump(meta),
                     _dump(training_list_summary(doc)),
+                    *_scope_columns(doc["TrainingJobArn"]),
                 ),
             )
 
@@ -447,22 +512,23 @@ class Store:
         order_by: str,
         limit: int,
         offset: int,
-    ) -> list[str]:
-        """One page of a filtered, sorted listing, as the stored summaries' JSON text."""
+    ) -> list[PageRow]:
+        """One page of a filtered, sorted listing: the stored summaries' JSON text."""
         if table not in ("tuning_jobs", "training_jobs"):
             raise ValueError(table)
-        sql = f"SELECT summary FROM {table}"
+        sql = f"SELECT summary, name_key, status FROM {table}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY {order_by} LIMIT ? OFFSET ?"
-        return [text for (text,) in self._db.execute(sql, (*args, limit, offset))]
+        return [PageRow(*row) for row in self._db.execute(sql, (*args, limit, offset))]
 
     def describe_text(self, table: str, name: str) -> StoredText | None:
         """A job's document as stored JSON text, with its columns, without parsing it."""
         if table not in ("tuning_jobs", "training_jobs"):
             raise ValueError(table)
         found = self._db.execute(
-            f"SELECT doc, name, status, creation_time FROM {table} WHERE name_key = ?",
+            f"SELECT doc, name, status, creation_time, account, region FROM {table} "
+            "WHERE name_key = ?",
             (name.lower(),),
         ).fetchone()
         return StoredText(*found) if found else None
@@ -531,6 +597,13 @@ class Store:
         return found.fetchone() is not None
 
     # ---- tests and tools ------------------------------------------------------------------
+    def clear(self) -> None:
+        """Remove every job, metric point, tag and applied-event record (a reset)."""
+        with self.transaction():
+            for table in _TABLES:
+                self._db.execute(f"DELETE FROM {table}")
+            self._forget()
+
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         return snapshot(self._db)
 
@@ -554,6 +627,22 @@ def disk_full(error: BaseException) -> bool:
     """SQLite could not write for want of space: the write may succeed later, so callers hold
     what they were applying and retry instead of dropping it."""
     return isinstance(error, sqlite3.OperationalError) and "full" in str(error)
+
+
+_TABLES = (
+    "tuning_jobs",
+    "training_jobs",
+    "metric_points",
+    "tags",
+    "applied_events",
+    "series_marks",
+    "counters",
+)
+
+
+def _scope_columns(arn: str) -> tuple[str, str]:
+    scope = scope_of_arn(arn, UNSCOPED)
+    return scope.account, scope.region
 
 
 def _dump(obj: Any) -> str:

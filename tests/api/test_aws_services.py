@@ -316,6 +316,43 @@ def test_objects_survive_a_restart(endpoint: Endpoint, bucket: str, tmp_path: Pa
     assert not (tmp_path / "s3").exists()
 
 
+def test_every_accounts_buckets_survive_a_restart_and_go_with_a_reset(tmp_path: Path):
+    """moto keeps S3 per account: each account's buckets have a disk copy of their own."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    other = "111122223333"
+
+    def s3_of(endpoint: Endpoint, account: str) -> Any:
+        client = endpoint.client("s3")
+        client.meta.events.register(
+            "before-sign.s3",
+            lambda request, **_: request.headers.add_header("x-moto-account-id", account),
+        )
+        return client
+
+    aws = AwsServices(region=REGION, account=ACCOUNT, data_dir=tmp_path)
+    aws.reset()
+    first = Endpoint(aws).start()
+    try:
+        s3_of(first, other).create_bucket(Bucket="theirs")
+        s3_of(first, other).put_object(Bucket="theirs", Key="k", Body=b"their data")
+        first.client("s3").create_bucket(Bucket="ours")
+        assert "theirs" not in {b["Name"] for b in first.client("s3").list_buckets()["Buckets"]}
+    finally:
+        first.stop()
+    moto_api_backend.reset()
+
+    second = Endpoint(AwsServices(region=REGION, account=ACCOUNT, data_dir=tmp_path)).start()
+    try:
+        theirs = s3_of(second, other)
+        assert theirs.get_object(Bucket="theirs", Key="k")["Body"].read() == b"their data"
+        assert [b["Name"] for b in second.client("s3").list_buckets()["Buckets"]] == ["ours"]
+    finally:
+        second.stop()
+        second.aws.reset()
+    assert not (tmp_path / "s3").exists() and not (tmp_path / "s3-accounts").exists()
+
+
 # -- STS, IAM -----------------------------------------------------------------------------
 
 
@@ -338,6 +375,44 @@ def test_iam_create_and_get_role(endpoint: Endpoint):
     with pytest.raises(ClientError) as missing:
         iam.get_role(RoleName="no-such-role")
     assert missing.value.response["Error"]["Code"] == "NoSuchEntity"
+
+
+def test_simulate_principal_policy_allows_every_action_of_an_existing_role(endpoint: Endpoint):
+    """What SDK v3 asks before each job: every (action, resource) pair, `allowed`, paged."""
+    iam = endpoint.client("iam")
+    name = f"SimRole-{uuid.uuid4().hex[:8]}"
+    trust = '{"Version":"2012-10-17","Statement":[]}'
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+    actions = ["sagemaker:CreateTrainingJob", "s3:PutObject"]
+    resources = ["arn:aws:s3:::a/*", "arn:aws:s3:::b/*"]
+    answer = iam.simulate_principal_policy(
+        PolicySourceArn=arn, ActionNames=actions, ResourceArns=resources
+    )
+    pairs = [(r["EvalActionName"], r["EvalResourceName"]) for r in answer["EvaluationResults"]]
+    assert pairs == [(a, r) for a in actions for r in resources]
+    assert {r["EvalDecision"] for r in answer["EvaluationResults"]} == {"allowed"}
+    assert answer["IsTruncated"] is False
+    (only,) = iam.simulate_principal_policy(PolicySourceArn=arn, ActionNames=actions[:1])[
+        "EvaluationResults"
+    ]
+    assert only["EvalResourceName"] == "*"
+    paginator = iam.get_paginator("simulate_principal_policy")
+    pages = list(
+        paginator.paginate(
+            PolicySourceArn=arn,
+            ActionNames=actions,
+            ResourceArns=resources,
+            PaginationConfig={"PageSize": 3},
+        )
+    )
+    assert [len(p["EvaluationResults"]) for p in pages] == [3, 1]
+
+    with pytest.raises(ClientError) as missing:
+        iam.simulate_principal_policy(
+            PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:role/no-such-role", ActionNames=actions
+        )
+    assert missing.value.response["Error"]["Code"] == "NoSuchEntity"
+    assert "no-such-role" in missing.value.response["Error"]["Message"]
 
 
 # -- CloudWatch Logs and metrics ----------------------------------------------------------

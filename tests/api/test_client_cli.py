@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -16,7 +17,9 @@ pytestmark = pytest.mark.slow
 
 def amt(server, *args: str, timeout: float = 120) -> str:
     cmd = [sys.executable, "-m", "emulator.cli", *args, "--endpoint", server.endpoint]
-    return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=timeout).stdout
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=timeout, env=env)
+    return done.stdout
 
 
 def test_client_commands_follow_and_report_a_tuning_job(server, unique, tmp_path):

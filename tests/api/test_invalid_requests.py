@@ -474,8 +474,15 @@ def seed(server: Server) -> None:
     sm.stop_training_job(TrainingJobName=SEED_TRAINING)
     server.wait_tuning(SEED_TUNING, timeout=60)
     server.wait_training(SEED_TRAINING, timeout=60)
+    stopping = sm.get_paginator("list_training_jobs")  # a page filters only the jobs it took
     wait_for(
-        lambda: {"jobs": sm.list_training_jobs(StatusEquals="Stopping")["TrainingJobSummaries"]},
+        lambda: {
+            "jobs": [
+                job
+                for page in stopping.paginate(StatusEquals="Stopping")
+                for job in page["TrainingJobSummaries"]
+            ]
+        },
         lambda page: not page["jobs"],
         timeout=60,
     )

@@ -93,31 +93,23 @@ def test_unmapped_image_fails_with_a_reason_naming_the_flag(server, unique):
 
 
 def test_list_training_jobs_filters_sorts_and_pages(server, unique):
+    """Filters apply to the pages taken (see test_listing): a paginator sees every match."""
     prefix = unique("lst")
     names = [f"{prefix}-{i}" for i in range(5)]
     for name in names:
         request = training_request(name, HyperParameters={"epochs": "1"})
         server.sagemaker.create_training_job(**request)
-    got, token = [], None
-    while True:
-        kwargs = {"NameContains": prefix, "MaxResults": 2, "SortBy": "Name"}
-        if token:
-            kwargs["NextToken"] = token
-        page = server.sagemaker.list_training_jobs(**kwargs)
-        assert len(page["TrainingJobSummaries"]) <= 2
-        got += [s["TrainingJobName"] for s in page["TrainingJobSummaries"]]
-        token = page.get("NextToken")
-        if not token:
-            break
-    assert got == sorted(names)
-    desc = server.sagemaker.list_training_jobs(
-        NameContains=prefix, SortBy="Name", SortOrder="Descending"
-    )
-    assert [s["TrainingJobName"] for s in desc["TrainingJobSummaries"]] == sorted(names)[::-1]
+    paginator = server.sagemaker.get_paginator("list_training_jobs")
+
+    def listed(**kwargs):
+        pages = paginator.paginate(NameContains=prefix, **kwargs)
+        return [s["TrainingJobName"] for page in pages for s in page["TrainingJobSummaries"]]
+
+    assert listed(SortBy="Name", PaginationConfig={"PageSize": 2}) == sorted(names)
+    assert listed(SortBy="Name", SortOrder="Descending") == sorted(names)[::-1]
     for name in names:
         server.wait_training(name)
-    done = server.sagemaker.list_training_jobs(NameContains=prefix, StatusEquals="Completed")
-    assert len(done["TrainingJobSummaries"]) == 5
+    assert len(listed(StatusEquals="Completed")) == 5
 
 
 def test_tags_on_training_jobs(server, unique):

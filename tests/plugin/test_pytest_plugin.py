@@ -70,3 +70,35 @@ def test_images_can_come_from_the_ini_file(pytester):
     pytester.makeini(f"[pytest]\namt_images =\n    user/sgd:1={sys.executable} {FIXTURE_PROGRAM}\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+CLEAN_SUITE = r"""
+ROLE = "arn:aws:iam::123456789012:role/Role"
+
+
+def test_leaves_a_running_job_and_a_bucket(amt_emulator):
+    amt_emulator.client("s3").create_bucket(Bucket="left-over")
+    amt_emulator.client("sagemaker").create_training_job(
+        TrainingJobName="left-running",
+        AlgorithmSpecification={"TrainingImage": "user/sgd:1", "TrainingInputMode": "File"},
+        HyperParameters={"epochs": "500", "sleep_per_epoch": "0.2"},
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": "s3://left-over/out"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+
+
+def test_list_training_jobs_none(amt_clean_emulator):
+    sm = amt_clean_emulator.client("sagemaker")
+    assert sm.list_training_jobs()["TrainingJobSummaries"] == []
+    assert amt_clean_emulator.client("s3").list_buckets()["Buckets"] == []
+"""
+
+
+def test_a_clean_emulator_per_test(pytester):
+    """A suite sharing one server: the fixture gives a test none of the earlier tests' state."""
+    pytester.makepyfile(test_user=CLEAN_SUITE)
+    image = f"user/sgd:1={sys.executable} {FIXTURE_PROGRAM}"
+    result = pytester.runpytest_subprocess("--amt-image", image, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

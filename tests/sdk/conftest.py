@@ -32,11 +32,16 @@ PINS = {
     "v2": ("sagemaker==2.257.7", "boto3"),
     "v3": ("sagemaker==3.27.0", "boto3"),
 }
-EXTRA_ENV = {
-    "v2": {},
-    # v3's ModelTrainer validates the role with iam:SimulatePrincipalPolicy, which the
-    # emulator's IAM (moto) does not implement; this is the SDK's own switch to skip it.
-    "v3": {"SAGEMAKER_VALIDATE_ROLE": "false"},
+EXTRA_ENV: dict[str, dict[str, str]] = {"v2": {}, "v3": {}}
+TRUST_SAGEMAKER = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
 }
 TELEMETRY_OPT_OUT = (
     "SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n"
@@ -107,24 +112,36 @@ class Sdk:
     def run(self, script: str, timeout: float = 400, **args: Any) -> ScriptRun:
         """Run `scripts/<script>.py` with `args` (plus the bucket and role) as JSON in argv."""
         payload = json.dumps({"bucket": BUCKET, "role": ROLE, **args})
+        return self.run_program(SCRIPTS / f"{script}.py", payload, timeout=timeout)
+
+    def run_program(
+        self,
+        program: Path,
+        *argv: str,
+        timeout: float = 400,
+        result: bool = True,
+        cwd: Path = SCRIPTS,
+    ) -> ScriptRun:
+        """Run a program in the SDK's venv, in `cwd`; it must exit 0 (and print a result line,
+        unless `result` is False: then the result is empty)."""
         done = subprocess.run(
-            [str(self.python), str(SCRIPTS / f"{script}.py"), payload],
+            [str(self.python), str(program), *argv],
             check=False,
             capture_output=True,
             text=True,
             timeout=timeout,
             env=self.env(),
-            cwd=SCRIPTS,
+            cwd=cwd,
         )
         output = done.stdout + done.stderr
         results = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
-        if done.returncode != 0 or not results:
+        if done.returncode != 0 or (result and not results):
             tail = "\n".join(output.splitlines()[-60:])
             server_tail = "\n".join(list(self.server.process.output)[-30:])
             pytest.fail(
-                f"{script} exited {done.returncode}:\n{tail}\n--- server ---\n{server_tail}"
+                f"{program.name} exited {done.returncode}:\n{tail}\n--- server ---\n{server_tail}"
             )
-        return ScriptRun(json.loads(results[-1][len(RESULT) :]), output)
+        return ScriptRun(json.loads(results[-1][len(RESULT) :]) if results else {}, output)
 
 
 def sdk_fixture(version: str) -> Callable[..., Sdk]:
@@ -138,9 +155,22 @@ def sdk_fixture(version: str) -> Callable[..., Sdk]:
             pytest.skip(f"SageMaker SDK {version} venv could not be built: {exc}")
         config = tmp_path_factory.mktemp(f"sdk-{version}") / "config.yaml"
         config.write_text(TELEMETRY_OPT_OUT)
+        execution_role(server)
         return Sdk(python, server, config, EXTRA_ENV[version])
 
     return fixture
+
+
+def execution_role(server: Server) -> str:
+    """The role the scripts pass, as the user's account has it: v3 checks that it exists and
+    that SageMaker may assume it (v2 does not look)."""
+    iam = server.process.client("iam")
+    name = ROLE.rsplit("/", 1)[-1]
+    try:
+        return str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    except iam.exceptions.NoSuchEntityException:
+        document = json.dumps(TRUST_SAGEMAKER)
+        return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=document)["Role"]["Arn"])
 
 
 sdk_v2 = sdk_fixture("v2")

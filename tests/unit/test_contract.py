@@ -193,7 +193,9 @@ def test_platform_variables_and_the_job_environment() -> None:
     assert variables["CUDA_VISIBLE_DEVICES"] == ""
     assert variables["PYTHONUNBUFFERED"] == "1"
     assert variables["AWS_ENDPOINT_URL"] == variables["S3_ENDPOINT_URL"] == "http://127.0.0.1:9"
-    assert variables["AWS_REGION"] == variables["AWS_DEFAULT_REGION"] == "eu-west-1"
+    # the job's region (its ARN's) wins over the agent's own (eu-west-1 here)
+    assert variables["AWS_REGION"] == variables["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert variables["SAGEMAKER_REGION"] == "us-east-1"
     assert variables["AWS_ACCESS_KEY_ID"]
     assert variables["AWS_SECRET_ACCESS_KEY"]
 

@@ -32,10 +32,10 @@ class MotoBackends:
     def __init__(self) -> None:
         self.account = f"{secrets.randbelow(10**12):012d}"
 
-    def logs_backend(self) -> Any:
+    def logs_backend(self, scope: Any = None) -> Any:
         return logs_backends[self.account][REGION]
 
-    def cloudwatch_backend(self) -> Any:
+    def cloudwatch_backend(self, scope: Any = None) -> Any:
         return cloudwatch_backends[self.account][REGION]
 
 
