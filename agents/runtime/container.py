@@ -1,10 +1,14 @@
-"""The `docker` runtime: the job's TrainingImage run by a Docker engine, as SageMaker runs it.
+"""The `container` runtime: the job's TrainingImage run by a Docker-compatible engine (Docker,
+or daemonless podman), as SageMaker runs it.
 
-`docker run --rm <image> train` (or `--entrypoint <ContainerEntrypoint[0]> <image>
+`<cli> run --rm <image> train` (or `--entrypoint <ContainerEntrypoint[0]> <image>
 <ContainerEntrypoint[1:]> <ContainerArguments>`), the job directory bind-mounted at /opt/ml,
 `--network host` (the program reaches our S3 endpoint on 127.0.0.1) or `--network none` under
-EnableNetworkIsolation, the assigned GPUs through `--gpus`. It drives the docker CLI, so it
-needs no Python package and talks to whatever engine the CLI is configured for.
+EnableNetworkIsolation, the assigned GPUs (`--gpus "device=..."` for Docker, CDI
+`--device nvidia.com/gpu=N` for podman). It drives the engine's CLI, so it needs no Python
+package and talks to whatever engine the CLI is configured for. Which CLI: the one named
+(`--container-cli`, a command line such as `podman --runtime runc`), else the first of
+`docker`, `podman` whose engine answers (a `docker` binary with no daemon behind it does not).
 
 The environment travels in an `--env-file` (mode 0600, outside /opt/ml, deleted after the run),
 never on the command line, where any local user could read it. A value the file cannot carry
@@ -14,18 +18,21 @@ The program sees the image's own PATH, HOME and PYTHONPATH: the host's pass-thro
 are dropped unless the job's Environment sets them. GPUs appear in the container numbered from
 0, so CUDA_VISIBLE_DEVICES is renumbered to match.
 
-A stop is `docker stop -t <grace>` (SIGTERM to the container's PID 1, then SIGKILL); whatever
-way the run ends, the container is then removed (`docker rm -f`), so none outlives its job.
-A container outlives the agent only if the agent dies with SIGKILL: a later run of the same
-job removes it first (its name is derived from the job's).
+A stop is `<cli> stop -t <grace>` (SIGTERM to the container's PID 1, then SIGKILL); whatever
+way the run ends, the container is then removed (`rm -f`), so none outlives its job. Every
+container is labelled with its job and its agent's work directory: an agent killed with
+SIGKILL leaves its containers running, and the next agent on that work directory removes them
+when it starts (`sweep`), as a later run of the same job does (its name derives from the job's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import math
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -42,15 +49,116 @@ from emulator.clock import Clock
 
 OPT_ML = Path("/opt/ml")
 PROBE_SECONDS = 5.0
-"""How long `docker version` may take to answer before we call the engine absent."""
+"""How long an engine may take to answer the probe before we call it absent."""
 HELPER_SECONDS = 30.0
-"""How long a `docker rm -f` may take."""
+"""How long a housekeeping command (`rm -f`, `image inspect`) may take."""
+CANDIDATES = ("docker", "podman")
+"""The CLIs tried, in order, when none is named: Docker where its engine answers."""
 NAME_PREFIX = "amt-"
 LABEL = "amt-emulator.training-job"
+WORK_DIR_LABEL = "amt-emulator.work-dir"
+"""Names the agent (by its work directory) whose containers a restarted agent removes."""
 HOST_ONLY = frozenset(PASSED_THROUGH) | {"PYTHONPATH", "SAGEMAKER_BASE_DIR"}
 """Variables that describe the agent's host, not the container: the image brings its own."""
 GPU_VARIABLE = "CUDA_VISIBLE_DEVICES"
 SM_HOST = "algo-1"
+SYSTEM_PODMAN_CONF = Path("/etc/containers/containers.conf")
+
+
+class EngineUnavailable(Exception):
+    """No container engine can run a container here; the message says why."""
+
+
+@dataclass(frozen=True)
+class Engine:
+    """A Docker-compatible CLI whose engine answered: `command` may carry global options
+    (`podman --runtime runc`), `env` what the CLI needs in its environment."""
+
+    command: tuple[str, ...]
+    kind: str = "docker"
+    """"docker" or "podman": they differ in how GPUs are asked for."""
+    env: tuple[tuple[str, str], ...] = ()
+
+    def cli(self, *args: str) -> list[str]:
+        return [*self.command, *args]
+
+    def environ(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment to run the CLI in."""
+        return {**os.environ, **dict(self.env), **(extra or {})}
+
+
+PODMAN_CONF = (
+    "[containers]\n"
+    "# The host's limits: podman's default (nofile=1048576) is refused where the host's\n"
+    "# hard limit is lower and raising it is not permitted.\n"
+    "default_ulimits = []\n"
+)
+
+
+def podman_env() -> tuple[tuple[str, str], ...]:
+    """podman's configuration for our containers, unless the user configures podman:
+    `CONTAINERS_CONF` (which replaces the system's files) pointing at a file of ours that
+    keeps containers at the host's resource limits."""
+    if "CONTAINERS_CONF" in os.environ or SYSTEM_PODMAN_CONF.exists():
+        return ()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = cache / "amt-emulator" / "containers.conf"
+    if not path.is_file() or path.read_text() != PODMAN_CONF:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(PODMAN_CONF)
+    return (("CONTAINERS_CONF", str(path)),)
+
+
+def _ask(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=PROBE_SECONDS, check=False
+    )
+
+
+@functools.cache
+def _probe(cli: str) -> Engine | str:
+    """The engine behind one CLI command line, or why it cannot run containers. Asks the
+    engine its version (a Docker CLI with no daemon fails here), then the CLI its name."""
+    words = shlex.split(cli)
+    path = shutil.which(words[0]) if words else None
+    if path is None:
+        return f"no `{cli}` command on PATH"
+    command = (path, *words[1:])
+    try:
+        server = _ask([*command, "version", "--format", "{{.Server.Version}}"])
+        if server.returncode != 0 or not server.stdout.strip():
+            said = [line.strip() for line in server.stderr.splitlines() if line.strip()]
+            return f"no engine answers `{cli}`: {said[-1] if said else 'no server version'}"
+        named = _ask([*command, "--version"])
+    except subprocess.TimeoutExpired:
+        return f"no engine answers `{cli}`: `{cli} version` took over {PROBE_SECONDS:g} s"
+    except OSError as error:
+        return f"`{cli}` cannot be run: {error}"
+    if "podman" in named.stdout.lower():
+        return Engine(command, "podman", podman_env())
+    return Engine(command, "docker")
+
+
+def detect_engine(cli: str | None = None) -> Engine:
+    """The engine of `cli` (a command line), else of the first of CANDIDATES that answers.
+    Blocking (each CLI is asked once per process, for up to PROBE_SECONDS): call it from a
+    thread in async code. EngineUnavailable says why none can run containers."""
+    problems = []
+    for candidate in (cli,) if cli else CANDIDATES:
+        found = _probe(candidate)
+        if isinstance(found, Engine):
+            return found
+        problems.append(found)
+    raise EngineUnavailable("; ".join(problems))
+
+
+def engine_problem(cli: str | None = None) -> str | None:
+    """Why this host cannot run containers (None: it can)."""
+    try:
+        detect_engine(cli)
+    except EngineUnavailable as error:
+        return str(error)
+    return None
 
 
 @dataclass(frozen=True)
@@ -66,31 +174,39 @@ class ContainerSpec:
     """Host GPU indices assigned to the job."""
     job_environment: frozenset[str] = frozenset()
     """The names the job's own Environment sets: those are passed as given."""
+    owner: str = ""
+    """The agent's work directory (absolute): labels the container and its name."""
 
     @classmethod
-    def from_job(cls, job: Mapping[str, Any], gpu_ids: Sequence[int] = ()) -> ContainerSpec:
+    def from_job(
+        cls, job: Mapping[str, Any], gpu_ids: Sequence[int] = (), owner: str = ""
+    ) -> ContainerSpec:
         """From a DescribeTrainingJob-shaped job; ClientError if it names no image."""
         spec = job.get("AlgorithmSpecification") or {}
-        image = spec.get("TrainingImage")
+        image = training_image(job)
         if not image:
             algorithm = spec.get("AlgorithmName", "")
             raise ClientError(
-                f"ClientError: the docker runtime runs a TrainingImage; algorithm resource "
+                f"ClientError: the container runtime runs a TrainingImage; algorithm resource "
                 f"'{algorithm}' has none here."
             )
         return cls(
             job_name=str(job["TrainingJobName"]),
-            image=str(image),
+            image=image,
             entrypoint=tuple(spec.get("ContainerEntrypoint") or ()),
             arguments=tuple(spec.get("ContainerArguments") or ()),
             network_isolation=bool(job.get("EnableNetworkIsolation", False)),
             gpu_ids=tuple(gpu_ids),
             job_environment=frozenset(job.get("Environment") or {}),
+            owner=owner,
         )
 
     @property
     def container_name(self) -> str:
-        return NAME_PREFIX + self.job_name
+        """Unique per job and agent: two servers on one host may both run a job `tune-001`."""
+        if not self.owner:
+            return NAME_PREFIX + self.job_name
+        return f"{NAME_PREFIX}{self.job_name}-{owner_tag(self.owner)}"
 
     @property
     def command(self) -> tuple[str, ...]:
@@ -101,40 +217,53 @@ class ContainerSpec:
         return self.arguments or ("train",)
 
 
+def training_image(job: Mapping[str, Any]) -> str:
+    return str((job.get("AlgorithmSpecification") or {}).get("TrainingImage") or "")
+
+
+def owner_tag(owner: str) -> str:
+    return hashlib.sha256(owner.encode()).hexdigest()[:8]
+
+
 def csv_field(text: str) -> str:
-    """Quote one field of a comma-separated docker option (`--mount`, `--gpus`) if needed:
+    """Quote one field of a comma-separated option (`--mount`, `--gpus`) if needed:
     `device=0,1` must reach docker as `"device=0,1"` or it sees only device 0."""
     if "," in text or '"' in text:
         return '"' + text.replace('"', '""') + '"'
     return text
 
 
-def gpu_options(gpu_ids: Sequence[int]) -> list[str]:
+def gpu_options(gpu_ids: Sequence[int], kind: str = "docker") -> list[str]:
+    """Docker's `--gpus "device=0,1"` (the NVIDIA Container Toolkit's hook); podman asks for
+    each GPU by its CDI name (`nvidia-ctk cdi generate` lists them)."""
     if not gpu_ids:
         return []
+    if kind == "podman":
+        return [arg for i in gpu_ids for arg in ("--device", f"nvidia.com/gpu={i}")]
     return ["--gpus", csv_field("device=" + ",".join(str(i) for i in gpu_ids))]
 
 
-def docker_argv(
+def container_argv(
     launch: Launch,
     spec: ContainerSpec,
     env_file: Path,
     *,
-    docker: str = "docker",
+    engine: Engine = Engine(("docker",)),
     extra_args: Sequence[str] = (),
 ) -> list[str]:
-    """The `docker run` command line for a job. `launch.argv` and `launch.cwd` are the process
+    """The `run` command line for a job. `launch.argv` and `launch.cwd` are the process
     runtime's: a container runs its image's own program, in the image's WORKDIR."""
     source = csv_field("source=" + str(launch.host_dir.absolute()))
     entrypoint = ["--entrypoint", spec.entrypoint[0]] if spec.entrypoint else []
-    return [
-        docker,
+    owner = ["--label", f"{WORK_DIR_LABEL}={spec.owner}"] if spec.owner else []
+    return engine.cli(
         "run",
         "--rm",
         "--name",
         spec.container_name,
         "--label",
         f"{LABEL}={spec.job_name}",
+        *owner,
         "--env-file",
         str(env_file),
         "--mount",
@@ -144,12 +273,12 @@ def docker_argv(
         # The toolkit waits until every host in resourceconfig.json resolves.
         "--add-host",
         f"{SM_HOST}:127.0.0.1",
-        *gpu_options(spec.gpu_ids),
+        *gpu_options(spec.gpu_ids, engine.kind),
         *entrypoint,
         *extra_args,
         spec.image,
         *spec.command,
-    ]
+    )
 
 
 def container_environment(env: Mapping[str, str], spec: ContainerSpec) -> dict[str, str]:
@@ -188,40 +317,11 @@ def write_env_file(text: str, directory: Path | None = None) -> Path:
     return Path(name)
 
 
-@functools.cache
-def engine_problem(docker: str = "docker") -> str | None:
-    """Why this host cannot run containers (None: it can). Probed once per process, by
-    asking the engine its version; it blocks for up to PROBE_SECONDS."""
-    path = shutil.which(docker)
-    if path is None:
-        return f"no `{docker}` command on PATH (install the Docker CLI)"
-    try:
-        result = subprocess.run(
-            [path, "version", "--format", "{{.Server.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=PROBE_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return f"no Docker engine answers: `{docker} version` took over {PROBE_SECONDS:g} s"
-    except OSError as error:
-        return f"`{docker}` cannot be run: {error}"
-    if result.returncode != 0 or not result.stdout.strip():
-        said = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-        return f"no Docker engine answers: {said[-1] if said else 'no server version'}"
-    return None
-
-
-def docker_available(docker: str = "docker") -> bool:
-    return engine_problem(docker) is None
-
-
-async def _docker_quietly(docker: str, args: Sequence[str], seconds: float, clock: Clock) -> None:
-    """Run a docker housekeeping command, ignoring its answer, for at most `seconds`."""
+async def quietly(engine: Engine, args: Sequence[str], seconds: float, clock: Clock) -> int | None:
+    """Run a housekeeping command for at most `seconds`; its exit code (None: killed)."""
     proc = await asyncio.create_subprocess_exec(
-        docker,
-        *args,
+        *engine.cli(*args),
+        env=engine.environ(),
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
@@ -231,33 +331,57 @@ async def _docker_quietly(docker: str, args: Sequence[str], seconds: float, cloc
         if not await within(waiting, seconds, clock):
             proc.kill()
             await waiting
+            return None
     finally:
         waiting.cancel()
+    return proc.returncode
 
 
-class DockerRuntime:
+async def has_image(engine: Engine, image: str, clock: Clock) -> bool:
+    """Whether `image` is in the engine's local image store (nothing is pulled)."""
+    inspect = ["image", "inspect", "--format", "{{.Id}}", image]
+    return await quietly(engine, inspect, HELPER_SECONDS, clock) == 0
+
+
+async def sweep(engine: Engine, owner: str, clock: Clock) -> list[str]:
+    """Remove every container an earlier agent on the work directory `owner` left (one
+    killed with SIGKILL cannot remove its own); the names removed."""
+    listing = engine.cli(
+        "ps", "-a", "--filter", f"label={WORK_DIR_LABEL}={owner}", "--format", "{{.Names}}"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        *listing,
+        env=engine.environ(),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate()
+    names = out.decode().split()
+    if names:
+        await quietly(engine, ["rm", "-f", *names], HELPER_SECONDS, clock)
+    return names
+
+
+class ContainerRuntime:
     """Runs one job's container. One instance per job: the container comes from the job
     (`ContainerSpec.from_job`), the rest of the launch from the runner."""
 
     def __init__(
-        self, spec: ContainerSpec, *, docker: str = "docker", extra_args: Sequence[str] = ()
+        self,
+        spec: ContainerSpec,
+        *,
+        engine: Engine = Engine(("docker",)),
+        extra_args: Sequence[str] = (),
     ) -> None:
-        self.spec, self.docker, self.extra_args = spec, docker, tuple(extra_args)
-
-    @staticmethod
-    def check(docker: str = "docker") -> str | None:
-        """Why `--runtime docker` cannot work here, for the agent to print; None if it can.
-        Blocking (the first call asks the engine): call it from a thread in async code."""
-        return engine_problem(docker)
+        self.spec, self.engine, self.extra_args = spec, engine, tuple(extra_args)
 
     async def container_dir(self, host_dir: Path) -> Path:
         return OPT_ML
 
     async def remove(self, clock: Clock) -> None:
         """Remove the job's container, running or not (none by that name is fine)."""
-        await _docker_quietly(
-            self.docker, ["rm", "-f", self.spec.container_name], HELPER_SECONDS, clock
-        )
+        await quietly(self.engine, ["rm", "-f", self.spec.container_name], HELPER_SECONDS, clock)
 
     @asynccontextmanager
     async def _environment_file(
@@ -284,11 +408,11 @@ class DockerRuntime:
         grace: float,
         clock: Clock,
     ) -> Outcome:
-        """`docker run` attached: its output is the container's, its exit code the
-        program's (125-127: docker's own failure, said in the output)."""
+        """`run` attached: its output is the container's, its exit code the program's
+        (125-127: the engine's own failure, said in the output)."""
         async with self._environment_file(launch.env, clock) as (env_file, by_name):
-            argv = docker_argv(
-                launch, self.spec, env_file, docker=self.docker, extra_args=self.extra_args
+            argv = container_argv(
+                launch, self.spec, env_file, engine=self.engine, extra_args=self.extra_args
             )
             return await self._attached(argv, by_name, on_line, stop, max_runtime, grace, clock)
 
@@ -304,7 +428,7 @@ class DockerRuntime:
     ) -> Outcome:
         proc = await asyncio.create_subprocess_exec(
             *argv,
-            env={**os.environ, **by_name},
+            env=self.engine.environ(by_name),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -323,7 +447,7 @@ class DockerRuntime:
                 reason = stopper.result() if stopper in done else MAX_RUNTIME
                 seconds = max(0, math.ceil(grace))
                 stop_args = ["stop", "-t", str(seconds), name]
-                await _docker_quietly(self.docker, stop_args, seconds + HELPER_SECONDS, clock)
+                await quietly(self.engine, stop_args, seconds + HELPER_SECONDS, clock)
                 if not await within(exited, DRAIN_SECONDS, clock):
                     await self.remove(clock)  # e.g. stopped while the image was pulled
                     proc.kill()
