@@ -46,6 +46,11 @@ SHUTDOWN_REASON = (
 )
 
 
+def new_instance() -> str:
+    """A token naming one agent process (in its heartbeats and its last will)."""
+    return uuid.uuid4().hex
+
+
 class ReportLost(Exception):
     """A job's event could not be published: the agent's bus is closed."""
 
@@ -112,6 +117,7 @@ class Agent:
         host: str,
         gpus: tuple[GpuInfo, ...] = (),
         accept_gpu_types: bool = False,
+        instance: str | None = None,
     ) -> None:
         self.agent_id = agent_id
         self.bus = bus
@@ -123,7 +129,7 @@ class Agent:
         self.running: dict[str, tuple[asyncio.Task[None], StopRequest]] = {}
         self.gpu_owner: dict[int, str] = {}
         self.assigned_until = 0.0
-        self.instance = uuid.uuid4().hex
+        self.instance = instance or new_instance()
         """This process's token in its heartbeats: another one under our id is a duplicate."""
         self.started = ctx.clock.now()
         self.duplicate = asyncio.Event()
@@ -256,10 +262,11 @@ class Agent:
                 yield self
             finally:
                 await self.shutdown()
-                offline = self.heartbeat(online=False)
-                await self.bus.publish(
-                    agent_topic(self.agent_id, "heartbeat"), offline, retain=True
-                )
+                if not self.duplicate.is_set():  # the id is another process's: say nothing
+                    offline = self.heartbeat(online=False)
+                    await self.bus.publish(
+                        agent_topic(self.agent_id, "heartbeat"), offline, retain=True
+                    )
                 for task in (listener, beater):
                     task.cancel()
                 for task in (listener, beater):

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from agents.agent import Agent
+from agents.agent import Agent, new_instance
 from agents.resources import host_resources, parse_gpu_selection
 from agents.runner import AgentContext
 from agents.runtime.choice import add_runtime_arguments, engine_for
@@ -132,7 +132,8 @@ async def _serve_jobs(
         runtime_kind=runtime,
         engine=engine,
     )
-    offline = AgentHeartbeat(ts=0.0, agent=agent_id, host=hostname, online=False)
+    instance = new_instance()
+    offline = AgentHeartbeat(ts=0.0, agent=agent_id, host=hostname, online=False, instance=instance)
     will = (agent_topic(agent_id, "heartbeat"), offline)
     async with open_bus(args.bus, client_id=f"amt-agent-{agent_id}", will=will, clock=clock) as bus:
         agent = Agent(
@@ -143,6 +144,7 @@ async def _serve_jobs(
             host=hostname,
             gpus=tuple(resources.gpus),
             accept_gpu_types=args.accept_gpu_types,
+            instance=instance,
         )
         stopped = asyncio.Event()
         loop = asyncio.get_running_loop()

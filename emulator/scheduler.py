@@ -121,6 +121,18 @@ class Scheduler:
 
     def on_heartbeat(self, beat: AgentHeartbeat) -> list[Row]:
         """Record an agent's heartbeat; returns its jobs it no longer runs (they were lost)."""
+        current = self.agents.get(beat.agent)
+        if (
+            not beat.online
+            and current is not None
+            and current.online
+            and beat.instance
+            and current.instance
+            and beat.instance != current.instance
+        ):
+            # A duplicate process's goodbye: the agent that holds this id is still online.
+            self._instances.get(beat.agent, {}).pop(beat.instance, None)
+            return []
         info = AgentInfo(
             agent=beat.agent,
             host=beat.host,
