@@ -264,9 +264,12 @@ class Agent:
                 await self.shutdown()
                 if not self.duplicate.is_set():  # the id is another process's: say nothing
                     offline = self.heartbeat(online=False)
-                    await self.bus.publish(
-                        agent_topic(self.agent_id, "heartbeat"), offline, retain=True
-                    )
+                    try:
+                        await self.bus.publish(
+                            agent_topic(self.agent_id, "heartbeat"), offline, retain=True
+                        )
+                    except RuntimeError as error:  # closed: the broker sends our will
+                        log.warning("agent %s: no goodbye sent: %s", self.agent_id, error)
                 for task in (listener, beater):
                     task.cancel()
                 for task in (listener, beater):
