@@ -62,6 +62,8 @@ HOST_ONLY = frozenset(PASSED_THROUGH) | {"PYTHONPATH", "SAGEMAKER_BASE_DIR"}
 """Variables that describe the agent's host, not the container: the image brings its own."""
 GPU_VARIABLE = "CUDA_VISIBLE_DEVICES"
 SM_HOST = "algo-1"
+ENGINE_FAILED = 125
+"""`docker run`'s (and podman's) exit status when the engine itself failed to start it."""
 SYSTEM_PODMAN_CONF = Path("/etc/containers/containers.conf")
 
 
@@ -81,6 +83,10 @@ class Engine:
 
     def cli(self, *args: str) -> list[str]:
         return [*self.command, *args]
+
+    @property
+    def name(self) -> str:
+        return Path(self.command[0]).name
 
     def environ(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment to run the CLI in."""
@@ -408,13 +414,26 @@ class ContainerRuntime:
         grace: float,
         clock: Clock,
     ) -> Outcome:
-        """`run` attached: its output is the container's, its exit code the program's
-        (125-127: the engine's own failure, said in the output)."""
+        """`run` attached: its output is the container's, its exit code the program's.
+        The engine's own failure to start it (exit 125: no such image, a bad option) is the
+        request's problem, a ClientError with the engine's last words."""
+        said: list[str] = []
+
+        async def forward(line: str) -> None:
+            said[:] = [line]
+            await on_line(line)
+
         async with self._environment_file(launch.env, clock) as (env_file, by_name):
             argv = container_argv(
                 launch, self.spec, env_file, engine=self.engine, extra_args=self.extra_args
             )
-            return await self._attached(argv, by_name, on_line, stop, max_runtime, grace, clock)
+            outcome = await self._attached(argv, by_name, forward, stop, max_runtime, grace, clock)
+        if outcome.stopped is None and outcome.exit_code == ENGINE_FAILED:
+            raise ClientError(
+                f"ClientError: {self.engine.name} could not start a container of "
+                f"{self.spec.image}: {said[0] if said else 'no reason given'}"
+            )
+        return outcome
 
     async def _attached(
         self,

@@ -307,6 +307,10 @@ elif args[0] == "run":
             options[args[i]] = args[i + 1]
             i += 2
     name = options["--name"]
+    if options.get("--entrypoint") == "no-such-image":
+        print("Error: no-such-image: image not known", file=sys.stderr)
+        sys.exit(125)
+
     if pid_of(name) is not None and alive(pid_of(name)):
         sys.exit("docker: Error response from daemon: Conflict. The name is already in use.")
     env = {{"PATH": os.environ["PATH"]}}
@@ -443,6 +447,23 @@ async def test_a_leftover_container_of_the_job_is_removed_first(
             leftover.kill()
     assert outcome == Outcome(0, None)
     assert await leftover.wait() == -9
+
+
+async def test_an_image_the_engine_cannot_start_is_a_client_error(
+    fake: FakeDocker, tmp_path: Path
+) -> None:
+    run = Run(fake, tmp_path / "job-1", job_env(EXIT="0"))
+    run.runtime = ContainerRuntime(
+        ContainerSpec.from_job(job(spec={"ContainerEntrypoint": ["no-such-image"]})),
+        engine=Engine((str(fake.path),)),
+    )
+    with pytest.raises(ClientError) as error:
+        await run()
+    assert str(error.value) == (
+        f"ClientError: docker could not start a container of {IMAGE}: "
+        "Error: no-such-image: image not known"
+    )
+    assert fake.commands()[-1] == "rm"
 
 
 async def test_a_value_docker_cannot_carry_fails_before_docker_runs(
