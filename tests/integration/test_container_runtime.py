@@ -24,10 +24,21 @@ from agents.runtime.container import (
     sweep,
 )
 from emulator.clock import SystemClock
-from tests.containers import BASE, engine_or_skip, image_or_skip, leftovers, remove_leftovers
+from tests.conftest import start_server, wait_for
+from tests.containers import (
+    BASE,
+    BYOC,
+    engine_or_skip,
+    image_or_skip,
+    leftovers,
+    remove_leftovers,
+)
+from tests.integration.test_distributed import AgentProcess
+from tests.requests import training_request
 
 pytestmark = pytest.mark.slow
 CLOCK = SystemClock()
+AUTO = ["--runtime", "auto"]
 SCRIPT = """
 trap 'echo got-TERM; exit 0' TERM
 echo "hp=$SM_HP_LR note=$NOTE home-from-image=${HOME:-unset}"
@@ -169,3 +180,40 @@ async def test_a_gpu_job_sees_its_one_gpu(engine: Engine, job_dir: Path) -> None
     assert outcome == Outcome(0, None), lines
     assert sum(line.startswith("GPU ") for line in lines) == 1
     assert lines[-1] == "cvd=0"
+
+
+def test_an_agent_killed_mid_job_leaves_no_container_once_restarted(
+    engine: Engine, broker, tmp_path: Path
+) -> None:
+    image_or_skip(engine, BYOC)
+    work = tmp_path / "agent" / "jobs"
+    server = start_server(tmp_path / "control", extra_args=["--bus", broker.url, "--agents", "0"])
+    agents: list[AgentProcess] = []
+    try:
+        agents.append(AgentProcess(None, broker.url, None, work, log_name="first", extra=AUTO))
+        name = "killed-agent-job"
+        body = training_request(
+            name,
+            AlgorithmSpecification={"TrainingImage": BYOC},
+            HyperParameters={"epochs": "1000", "sleep_per_epoch": "0.2"},
+        )
+        server.sagemaker.create_training_job(**body)
+        wait_for(
+            lambda: server.sagemaker.describe_training_job(TrainingJobName=name),
+            lambda d: d["SecondaryStatus"] == "Training" and bool(leftovers(engine, work)),
+            120,
+        )
+        agents[0].kill()  # SIGKILL: its container runs on, owned by nobody
+        assert len(leftovers(engine, work)) == 1
+        agents.append(AgentProcess(None, broker.url, None, work, log_name="second", extra=AUTO))
+        assert agents[1].agent_id == agents[0].agent_id  # the same default id on restart
+        assert leftovers(engine, work) == []
+        assert "removed containers an earlier agent left running" in agents[1].log.read_text()
+        failed = server.wait_training(name, timeout=120)
+        assert failed["TrainingJobStatus"] == "Failed"
+        assert failed["FailureReason"].startswith("InternalServerError")
+    finally:
+        for agent in agents:
+            agent.stop()
+        server.process.stop()
+        remove_leftovers(engine, work)

@@ -33,8 +33,10 @@ class AgentProcess:
         *,
         log_name: str | None = None,
         wait: bool = True,
+        extra: list[str] | None = None,
     ) -> None:
         cmd = [sys.executable, "-m", "emulator.cli", "agent", "--bus", broker_url, "--slots", "1"]
+        cmd += extra or []
         cmd += ["--agent-id", agent_id] if agent_id else []
         cmd += ["--endpoint", endpoint] if endpoint else []
         cmd += ["--work-dir", str(work), "--stop-grace", "2", "--image", f"{IMAGE}={IMAGES[IMAGE]}"]
