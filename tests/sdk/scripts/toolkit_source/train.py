@@ -1,6 +1,6 @@
 """A script-mode training program for the toolkit image: AWS's training toolkit (`train`)
-downloads it from S3 and runs it with the tuned hyperparameters as arguments. Its curve
-peaks at learning_rate 0.01, so Auto early stopping has losers to stop."""
+downloads it from S3 and runs it with the tuned hyperparameters as arguments. Its (nearly
+flat) curve peaks at learning_rate 0.01, so Auto early stopping has losers to stop."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def main() -> None:
     print(f"rows={rows} hosts={os.environ['SM_HOSTS']} in_container={inside}", flush=True)
     quality = max(0.05, 1 - abs(math.log10(args.learning_rate) + 2) / 3)
     for epoch in range(1, args.epochs + 1):
-        accuracy = quality * (1 - 0.5**epoch)
+        accuracy = quality + epoch / 1000
         print(f"epoch={epoch} validation:accuracy={accuracy:.4f}", flush=True)
         time.sleep(args.sleep)
     Path(os.environ["SM_MODEL_DIR"], "model.txt").write_text(f"{args.learning_rate}\n")
