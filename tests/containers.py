@@ -46,5 +46,5 @@ def leftovers(engine: Engine, work_dir: Path) -> list[str]:
 def remove_leftovers(engine: Engine, work_dir: Path) -> None:
     names = leftovers(engine, work_dir)
     if names:
-        remove = engine.cli("rm", "-f", *names)
+        remove = engine.cli(*engine.remove_args(*names))
         subprocess.run(remove, capture_output=True, env=engine.environ(), check=False)

@@ -88,6 +88,10 @@ class Engine:
     def name(self) -> str:
         return Path(self.command[0]).name
 
+    def remove_args(self, *names: str) -> list[str]:
+        """`rm -f` at once: Docker's kills; podman's would first wait 10 s after a SIGTERM."""
+        return ["rm", "-f", *(("--time", "0") if self.kind == "podman" else ()), *names]
+
     def environ(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The environment to run the CLI in."""
         return {**os.environ, **dict(self.env), **(extra or {})}
@@ -365,7 +369,7 @@ async def sweep(engine: Engine, owner: str, clock: Clock) -> list[str]:
     out, _ = await proc.communicate()
     names = out.decode().split()
     if names:
-        await quietly(engine, ["rm", "-f", *names], HELPER_SECONDS, clock)
+        await quietly(engine, engine.remove_args(*names), HELPER_SECONDS, clock)
     return names
 
 
@@ -387,7 +391,8 @@ class ContainerRuntime:
 
     async def remove(self, clock: Clock) -> None:
         """Remove the job's container, running or not (none by that name is fine)."""
-        await quietly(self.engine, ["rm", "-f", self.spec.container_name], HELPER_SECONDS, clock)
+        remove = self.engine.remove_args(self.spec.container_name)
+        await quietly(self.engine, remove, HELPER_SECONDS, clock)
 
     @asynccontextmanager
     async def _environment_file(
