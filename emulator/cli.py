@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agents.runtime.choice import add_runtime_arguments
+from agents.runtime.choice import RUNTIMES, add_runtime_arguments
 from emulator.settings import (
     DEFAULT_PORT,
     DEFAULT_TIME_SCALE,
@@ -111,6 +111,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if settings.simulate and args.slots is None and "agent_slots" not in config:
         settings.agent_slots = SIMULATED_SLOTS
     settings.check_simulation()
+    if settings.runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {settings.runtime!r}")
     if settings.auth and not settings.credentials_file:
         raise ValueError(
             "--auth sigv4 needs --credentials FILE (access keys, INI like ~/.aws/credentials)"
