@@ -19,20 +19,23 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from agents.agent import Agent, new_instance
 from agents.resources import host_resources, parse_gpu_selection
 from agents.runner import AgentContext
 from agents.runtime.choice import add_runtime_arguments, engine_for
 from agents.runtime.container import sweep
-from emulator.bus.factory import open_bus
-from emulator.clock import SystemClock
-from emulator.domain.events import AgentHeartbeat, agent_topic
+from emulator.bus.factory import MQTT_SCHEMES, open_bus
+from emulator.clock import Clock, SystemClock
+from emulator.domain.events import HEARTBEAT_SECONDS, AgentHeartbeat, agent_topic
 from emulator.settings import Settings, apply_config, load_config_file, parse_image_flag
 
 log = logging.getLogger(__name__)
 
 LOCK_FILE = ".amt-agent.lock"
+PROBE_SECONDS = 1.0
+"""How long to wait for the broker's retained heartbeat of our id (none: the id is free)."""
 DUPLICATE_EXIT = 3
 """Exit status of an agent that found its id already online."""
 
@@ -102,11 +105,36 @@ def work_dir_lock(work_dir: Path, agent_id: str) -> Iterator[None]:
         handle.close()
 
 
+async def online_twin(url: str, agent_id: str, clock: Clock) -> AgentHeartbeat | None:
+    """The heartbeat of another process online under `agent_id`, read before we connect
+    under that id (connecting would take its broker session and set the two fighting)."""
+    if urlsplit(url).scheme not in MQTT_SCHEMES:
+        return None
+    from emulator.bus.mqtt import read_retained
+
+    try:
+        beat = await read_retained(url, agent_topic(agent_id, "heartbeat"), PROBE_SECONDS)
+    except Exception as error:  # the broker is away: the bus retries, and says so
+        log.warning("could not check whether agent id %r is in use: %s", agent_id, error)
+        return None
+    recent = isinstance(beat, AgentHeartbeat) and clock.now() - beat.ts < 3 * HEARTBEAT_SECONDS
+    return beat if isinstance(beat, AgentHeartbeat) and beat.online and recent else None
+
+
 async def run_agent(args: argparse.Namespace) -> int:
     hostname = socket.gethostname()
     work_dir = args.work_dir.expanduser().absolute()
     agent_id = args.agent_id or default_agent_id(hostname, work_dir)
     with work_dir_lock(work_dir, agent_id):
+        twin = await online_twin(args.bus, agent_id, SystemClock())
+        if twin is not None:
+            log.error(
+                "agent id %r is already online on host %s (another process); this one stops. "
+                "Give each agent its own --agent-id or --work-dir.",
+                agent_id,
+                twin.host,
+            )
+            return DUPLICATE_EXIT
         return await _serve_jobs(args, hostname, work_dir, agent_id)
 
 

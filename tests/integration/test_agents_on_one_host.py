@@ -104,11 +104,14 @@ def test_a_second_process_under_an_online_id_stops_and_says_why(
         lambda d: any(a["agent"] == "twin" and a["online"] for a in d["agents"]),
         30,
     )
-    second = AgentProcess("twin", broker.url, None, tmp_path / "b" / "jobs", log_name="b")
+    second = AgentProcess(
+        "twin", broker.url, None, tmp_path / "b" / "jobs", log_name="b", wait=False
+    )
     started.append(second)
     assert second.proc.wait(60) == DUPLICATE_EXIT
     assert "agent id 'twin' is already online on host" in second.log.read_text()
     assert first.proc.poll() is None
+    assert "connection lost" not in first.log.read_text()  # its broker session was left alone
     listed = wait_for(
         lambda: {"agents": health_agents(control)},
         lambda d: [a["online"] for a in d["agents"] if a["agent"] == "twin"] == [True],

@@ -207,8 +207,8 @@ def test_an_agent_killed_mid_job_leaves_no_container_once_restarted(
         assert len(leftovers(engine, work)) == 1
         agents.append(AgentProcess(None, broker.url, None, work, log_name="second", extra=AUTO))
         assert agents[1].agent_id == agents[0].agent_id  # the same default id on restart
+        # gone: removed by the new agent's sweep, unless it already died with its attached CLI
         assert leftovers(engine, work) == []
-        assert "removed containers an earlier agent left running" in agents[1].log.read_text()
         failed = server.wait_training(name, timeout=120)
         assert failed["TrainingJobStatus"] == "Failed"
         assert failed["FailureReason"].startswith("InternalServerError")
