@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import replace
@@ -35,10 +36,23 @@ from emulator.domain.instances import gpus_for
 
 log = logging.getLogger(__name__)
 
+BUS_LOST_REASON = (
+    "InternalServerError: The agent lost its connection to the control plane while this "
+    "training job ran; the job was stopped. A tuning job launches a replacement."
+)
 SHUTDOWN_REASON = (
     "InternalServerError: The emulator shut down while this training job was running; its "
     "process was stopped. A tuning job launches a replacement when it resumes."
 )
+
+
+def new_instance() -> str:
+    """A token naming one agent process (in its heartbeats and its last will)."""
+    return uuid.uuid4().hex
+
+
+class ReportLost(Exception):
+    """A job's event could not be published: the agent's bus is closed."""
 
 
 class BusReporter:
@@ -71,17 +85,25 @@ class BusReporter:
             retryable=retryable,
             agent=self.agent.agent_id,
         )
-        await self.agent.bus.publish(training_topic(self.job, "status"), event)
+        await self._publish("status", event)
 
     async def log(self, line: str, timestamp: float) -> None:
         event = TrainingLog(ts=timestamp, job=self.job, seq=next(self._seq), line=line)
-        await self.agent.bus.publish(training_topic(self.job, "logs"), event)
+        await self._publish("logs", event)
 
     async def metric(self, name: str, value: float, timestamp: float) -> None:
         event = TrainingMetric(
             ts=timestamp, job=self.job, seq=next(self._seq), name=name, value=value
         )
-        await self.agent.bus.publish(training_topic(self.job, "metrics"), event)
+        await self._publish("metrics", event)
+
+    async def _publish(self, kind: str, event: Event) -> None:
+        """Publish, or raise ReportLost (with the retryable reason) once the bus is closed:
+        the runner then stops the program and the job ends as that failure."""
+        try:
+            await self.agent.bus.publish(training_topic(self.job, kind), event)
+        except RuntimeError as error:
+            raise ReportLost(f"{BUS_LOST_REASON} ({error})") from error
 
 
 class Agent:
@@ -95,6 +117,7 @@ class Agent:
         host: str,
         gpus: tuple[GpuInfo, ...] = (),
         accept_gpu_types: bool = False,
+        instance: str | None = None,
     ) -> None:
         self.agent_id = agent_id
         self.bus = bus
@@ -106,6 +129,11 @@ class Agent:
         self.running: dict[str, tuple[asyncio.Task[None], StopRequest]] = {}
         self.gpu_owner: dict[int, str] = {}
         self.assigned_until = 0.0
+        self.instance = instance or new_instance()
+        """This process's token in its heartbeats: another one under our id is a duplicate."""
+        self.started = ctx.clock.now()
+        self.duplicate = asyncio.Event()
+        """Set when an agent process started before this one is online under our id."""
 
     def heartbeat(self, online: bool = True) -> AgentHeartbeat:
         return AgentHeartbeat(
@@ -119,29 +147,58 @@ class Agent:
             running=tuple(self.running),
             online=online,
             assigned_until=self.assigned_until,
+            instance=self.instance,
+            started=self.started,
         )
 
     async def _beat(self) -> None:
         while True:
-            await self.bus.publish(
-                agent_topic(self.agent_id, "heartbeat"), self.heartbeat(), retain=True
-            )
+            try:
+                await self.bus.publish(
+                    agent_topic(self.agent_id, "heartbeat"), self.heartbeat(), retain=True
+                )
+            except RuntimeError as error:  # the bus is closed: nobody hears us any more
+                log.error("agent %s: heartbeats stopped: %s", self.agent_id, error)
+                return
             await self.ctx.clock.sleep(HEARTBEAT_SECONDS)
 
     async def _listen(self, events: AsyncIterator[tuple[str, Event]]) -> None:
         async for _topic, event in events:
             if isinstance(event, Assignment) and event.agent == self.agent_id:
-                self._start(event.job, event.spec)
+                self._start(event.job, event.spec, event.endpoint)
                 self.assigned_until = max(self.assigned_until, event.ts)
             elif isinstance(event, StopTraining) and event.job in self.running:
                 self.running[event.job][1].request(event.reason)
+            elif isinstance(event, AgentHeartbeat) and self._is_older_twin(event):
+                log.error(
+                    "agent id %r is already online on host %s (another process, started "
+                    "earlier); this one stops. Give each agent its own --agent-id or "
+                    "--work-dir.",
+                    self.agent_id,
+                    event.host,
+                )
+                self.duplicate.set()
 
-    def _start(self, job: str, spec: dict[str, Any]) -> None:
+    def _is_older_twin(self, beat: AgentHeartbeat) -> bool:
+        """A recent heartbeat of another process under our id that started before us: we
+        are the duplicate and must go (the earlier one keeps its jobs)."""
+        return (
+            beat.agent == self.agent_id
+            and beat.online
+            and bool(beat.instance)
+            and beat.instance != self.instance
+            and self.ctx.clock.now() - beat.ts < 3 * HEARTBEAT_SECONDS
+            and (beat.started, beat.instance) < (self.started, self.instance)
+        )
+
+    def _start(self, job: str, spec: dict[str, Any], endpoint: str = "") -> None:
         if job in self.running:
             return  # a redelivered assignment: the job already runs here
         stop = StopRequest()
         reporter = BusReporter(self, job, stop)
         ctx = self._job_context(job, spec)
+        if ctx.s3_endpoint_url is None and endpoint:
+            ctx = replace(ctx, s3_endpoint_url=endpoint)  # where the control plane says
         task = asyncio.create_task(self._run(job, spec, ctx, reporter, stop), name=job)
         self.running[job] = (task, stop)
         task.add_done_callback(lambda _t: self._release(job))
@@ -172,7 +229,10 @@ class Agent:
                 f"({self.agent_id}) gives it {ctx.num_gpus} and runs it on the CPU.",
                 self.ctx.clock.now(),
             )
-        await run_training_job(spec, ctx, reporter, stop)
+        try:
+            await run_training_job(spec, ctx, reporter, stop)
+        except ReportLost as error:
+            log.error("training job %s ended unreported: %s", job, error)
 
     def _release(self, job: str) -> None:
         self.running.pop(job, None)
@@ -190,7 +250,11 @@ class Agent:
     @asynccontextmanager
     async def running_context(self) -> AsyncIterator[Agent]:
         """Run the agent for the duration of the block."""
-        filters = (agent_topic(self.agent_id, "assignments"), STOPS)
+        filters = (
+            agent_topic(self.agent_id, "assignments"),
+            STOPS,
+            agent_topic(self.agent_id, "heartbeat"),
+        )
         async with self.bus.subscribe(*filters) as events:
             listener = asyncio.create_task(self._listen(events), name=f"{self.agent_id}-listen")
             beater = asyncio.create_task(self._beat(), name=f"{self.agent_id}-heartbeat")
@@ -198,10 +262,14 @@ class Agent:
                 yield self
             finally:
                 await self.shutdown()
-                offline = self.heartbeat(online=False)
-                await self.bus.publish(
-                    agent_topic(self.agent_id, "heartbeat"), offline, retain=True
-                )
+                if not self.duplicate.is_set():  # the id is another process's: say nothing
+                    offline = self.heartbeat(online=False)
+                    try:
+                        await self.bus.publish(
+                            agent_topic(self.agent_id, "heartbeat"), offline, retain=True
+                        )
+                    except RuntimeError as error:  # closed: the broker sends our will
+                        log.warning("agent %s: no goodbye sent: %s", self.agent_id, error)
                 for task in (listener, beater):
                     task.cancel()
                 for task in (listener, beater):

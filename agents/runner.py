@@ -28,7 +28,8 @@ from agents.artifacts import Uploader
 from agents.contract import ClientError, HostResources, JobLayout
 from agents.metrics import MetricExtractor
 from agents.runtime.base import MAX_RUNTIME, Launch, Outcome, Runtime
-from agents.runtime.docker import ContainerSpec, DockerRuntime
+from agents.runtime.choice import runs_in_container
+from agents.runtime.container import ContainerRuntime, ContainerSpec, Engine
 from agents.runtime.process import ProcessRuntime
 from emulator.clock import Clock
 from emulator.domain.builtin import metric_definitions_for
@@ -79,11 +80,14 @@ class AgentContext:
     uploader: Uploader | None = None
     """None = boto3 on s3_endpoint_url for s3:// (a copy for file://)."""
     runtime: Runtime | None = None
+    """None = a ProcessRuntime honouring use_mount_namespace."""
     credentials: tuple[str, str] = ("amt-emulator", "amt-emulator")
     """(access key, secret) the agent and its training programs sign requests to us with."""
     runtime_kind: str = "process"
-    """"process", or "docker": each job's TrainingImage runs in a container of its own."""
-    """None = a ProcessRuntime honouring use_mount_namespace."""
+    """"process", "container" (each job's TrainingImage in a container of its own) or "auto"
+    (a container when the engine holds the image); see agents.runtime.container."""
+    engine: Engine | None = None
+    """The container engine that answered; None: every job runs as a process."""
 
 
 class StopRequest:
@@ -120,7 +124,8 @@ async def run_training_job(
 ) -> None:
     """Run `job` (DescribeTrainingJob-shaped) to its end and report every step of it."""
     try:
-        end = await _Attempt(job, ctx, reporter, stop).run()
+        container = await runs_in_container(ctx.runtime_kind, ctx.engine, job, ctx.clock)
+        end = await _Attempt(job, ctx, reporter, stop, container).run()
     except ClientError as error:
         end = _failed(str(error))
     except Exception as error:
@@ -150,15 +155,23 @@ class _Attempt:
     """One run of one job: what the steps share, and the steps themselves."""
 
     def __init__(
-        self, job: Mapping[str, Any], ctx: AgentContext, reporter: JobReporter, stop: StopRequest
+        self,
+        job: Mapping[str, Any],
+        ctx: AgentContext,
+        reporter: JobReporter,
+        stop: StopRequest,
+        container: bool = False,
     ) -> None:
         spec = job.get("AlgorithmSpecification") or {}
         self.job, self.ctx, self.reporter, self.stop = job, ctx, reporter, stop
         self.runtime: Runtime
-        if ctx.runtime_kind == "docker":
+        if container and ctx.engine is not None:
             # The image runs its own program: no --image mapping, no script-mode plan.
             self.plan = images.Plan([])
-            self.runtime = DockerRuntime(ContainerSpec.from_job(job, ctx.gpu_ids))
+            owner = str(ctx.work_dir.absolute())
+            self.runtime = ContainerRuntime(
+                ContainerSpec.from_job(job, ctx.gpu_ids, owner), engine=ctx.engine
+            )
         else:
             self.plan = images.plan(job, ctx.images, ctx.python)
             self.runtime = ctx.runtime or ProcessRuntime(ctx.use_mount_namespace)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from agents.runtime.choice import RUNTIMES, add_runtime_arguments
 from emulator.settings import (
     DEFAULT_PORT,
     DEFAULT_TIME_SCALE,
@@ -53,6 +54,7 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="URL",
         help="MQTT broker for remote agents (mqtt://host:port)",
     )
+    add_runtime_arguments(serve)
     serve.add_argument("--log-level", default="WARNING")
     simulated = serve.add_argument_group(
         "simulated time",
@@ -101,6 +103,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         ("simulate", "simulate"),
         ("time_scale", "time_scale"),
         ("startup", "startup_seconds"),
+        ("runtime", "runtime"),
+        ("container_cli", "container_cli"),
     ):
         value = getattr(args, name)
         if value is not None:
@@ -108,6 +112,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if settings.simulate and args.slots is None and "agent_slots" not in config:
         settings.agent_slots = SIMULATED_SLOTS
     settings.check_simulation()
+    if settings.runtime not in RUNTIMES:
+        raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {settings.runtime!r}")
     if settings.auth and not settings.credentials_file:
         raise ValueError(
             "--auth sigv4 needs --credentials FILE (access keys, INI like ~/.aws/credentials)"
@@ -179,9 +185,10 @@ def agents_list(args: argparse.Namespace) -> int:
     for agent in health.get("agents", []):
         gpus = ",".join(str(g.get("index")) for g in agent["gpus"]) or "-"
         state = "online" if agent["online"] else "offline"
+        duplicate = f"\tDUPLICATE: {agent['duplicate']}" if agent.get("duplicate") else ""
         print(
             f"{agent['agent']}\t{agent['host']}\tgpus={gpus}\t"
-            f"free={agent['free_slots']}/{agent['slots']}\t{state}"
+            f"free={agent['free_slots']}/{agent['slots']}\t{state}{duplicate}"
         )
     return 0
 
@@ -192,8 +199,7 @@ def agent(args: argparse.Namespace) -> int:
     from agents.main import run_agent
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(run_agent(args))
-    return 0
+    return asyncio.run(run_agent(args))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -66,7 +66,14 @@ class ControlPlane:
     def __init__(self, ctx: ApiContext, cloudwatch: CloudWatchSink | None = None) -> None:
         self.ctx = ctx
         self.tuner = TunerService(ctx.store, ctx.records, ctx.clock, self._command)
-        self.scheduler = Scheduler(ctx.store, ctx.records, ctx.bus, ctx.clock, self.job_ended)
+        self.scheduler = Scheduler(
+            ctx.store,
+            ctx.records,
+            ctx.bus,
+            ctx.clock,
+            self.job_ended,
+            endpoint=ctx.settings.advertised_endpoint,
+        )
         self.ingest = Ingest(ctx.store, ctx.records, ctx.settings.data_dir / "logs", cloudwatch)
         self.idle = asyncio.Event()
         self.idle.set()
@@ -221,6 +228,7 @@ class ControlPlane:
                     "slots": a.slots,
                     "free_slots": free.get(a.agent, 0),
                     "online": a.online,
+                    "duplicate": a.duplicate,
                 }
                 for a in self.scheduler.agents.values()
             ]

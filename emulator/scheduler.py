@@ -60,6 +60,9 @@ class AgentInfo:
     local: bool = False
     online: bool = True
     accept_gpu_types: bool = False
+    instance: str = ""
+    duplicate: str = ""
+    """Set while two agent processes beat under this id: the other one's host, said so."""
 
     def fits(self, wanted_gpus: int, free_gpus: int) -> bool:
         """Whether a job asking for `wanted_gpus` can run here now."""
@@ -70,8 +73,16 @@ class AgentInfo:
 
 class Scheduler:
     def __init__(
-        self, store: Store, records: JobRecords, bus: Bus, clock: Clock, on_ended: JobEnded
+        self,
+        store: Store,
+        records: JobRecords,
+        bus: Bus,
+        clock: Clock,
+        on_ended: JobEnded,
+        endpoint: str = "",
     ) -> None:
+        self.endpoint = endpoint
+        """Our URL as agents should reach it (sent with each assignment)."""
         self.store = store
         self.records = records
         self.bus = bus
@@ -85,9 +96,43 @@ class Scheduler:
         """Job -> its agent's heartbeat count when it was assigned (or first judged)."""
         self._stop_beat: dict[str, int] = {}
         """Job -> its agent's heartbeat count when a stop was last sent for it."""
+        self._instances: dict[str, dict[str, tuple[str, float]]] = {}
+        """Agent id -> its processes' instance tokens -> (host, last heartbeat)."""
+
+    def _duplicate(self, beat: AgentHeartbeat) -> str:
+        """Why `beat`'s id is used by two agent processes ("" if it is not): another
+        instance beat under it within the last three heartbeat periods."""
+        now = self.clock.now()
+        seen = self._instances.setdefault(beat.agent, {})
+        if not beat.online:
+            seen.pop(beat.instance, None)
+            return ""
+        seen[beat.instance] = (beat.host, now)
+        for instance, (_host, when) in list(seen.items()):
+            if now - when > 3 * HEARTBEAT_SECONDS:
+                del seen[instance]
+        if len(seen) < 2:
+            return ""
+        hosts = ", ".join(sorted(host for host, _ in seen.values()))
+        return (
+            f"{len(seen)} agent processes use this id (hosts: {hosts}); give each its own "
+            "--agent-id (the default differs per host and --work-dir)"
+        )
 
     def on_heartbeat(self, beat: AgentHeartbeat) -> list[Row]:
         """Record an agent's heartbeat; returns its jobs it no longer runs (they were lost)."""
+        current = self.agents.get(beat.agent)
+        if (
+            not beat.online
+            and current is not None
+            and current.online
+            and beat.instance
+            and current.instance
+            and beat.instance != current.instance
+        ):
+            # A duplicate process's goodbye: the agent that holds this id is still online.
+            self._instances.get(beat.agent, {}).pop(beat.instance, None)
+            return []
         info = AgentInfo(
             agent=beat.agent,
             host=beat.host,
@@ -97,7 +142,11 @@ class Scheduler:
             local=beat.host == "local",
             online=beat.online,
             accept_gpu_types=beat.accept_gpu_types,
+            instance=beat.instance,
+            duplicate=self._duplicate(beat),
         )
+        if info.duplicate:
+            log.error("agent id %r: %s", beat.agent, info.duplicate)
         self.agents[beat.agent] = info
         if not beat.online:
             return self.lose_agent_jobs(lambda a: a == beat.agent, LOST_AGENT.format(beat.agent))
@@ -202,7 +251,11 @@ class Scheduler:
         else:
             self.store.update_training_job(row)
         event = Assignment(
-            ts=self.clock.now(), agent=agent, job=row.doc["TrainingJobName"], spec=row.doc
+            ts=self.clock.now(),
+            agent=agent,
+            job=row.doc["TrainingJobName"],
+            spec=row.doc,
+            endpoint=self.endpoint,
         )
         await self.bus.publish(agent_topic(agent, "assignments"), event)
 

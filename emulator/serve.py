@@ -12,6 +12,8 @@ from aiohttp import web
 from agents.agent import Agent
 from agents.resources import discover_gpus
 from agents.runner import AgentContext
+from agents.runtime.choice import engine_for
+from agents.runtime.container import sweep
 from emulator.api.app import CONTEXT, Component, create_app
 from emulator.api.control import HEALTH_PROVIDERS
 from emulator.bus.factory import open_bus
@@ -25,8 +27,7 @@ from emulator.store.sqlite import Store
 
 
 def endpoint_url(settings: Settings) -> str:
-    host = settings.host if settings.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    return f"http://{host}:{settings.port}"
+    return settings.endpoint
 
 
 def local_agents_component(settings: Settings) -> Component:
@@ -35,6 +36,9 @@ def local_agents_component(settings: Settings) -> Component:
     async def component(app: web.Application) -> AsyncIterator[None]:
         ctx = app[CONTEXT]
         gpus = tuple(await asyncio.to_thread(discover_gpus))
+        engine = await asyncio.to_thread(engine_for, settings.runtime, settings.container_cli)
+        if engine is not None:
+            await sweep(engine, str(settings.jobs_dir.absolute()), ctx.clock)
         async with AsyncExitStack() as stack:
             for index in range(settings.agents):
                 agent_ctx = AgentContext(
@@ -46,6 +50,8 @@ def local_agents_component(settings: Settings) -> Component:
                     stop_grace_seconds=settings.stop_grace_seconds,
                     credentials=settings.agent_credentials,
                     num_cpus=os.cpu_count() or 1,
+                    runtime_kind=settings.runtime,
+                    engine=engine,
                 )
                 agent = Agent(
                     f"local-{index + 1}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,10 @@ class Settings:
     """With `simulate`: virtual seconds per wall second."""
     startup_seconds: float = 0.0
     """With `simulate`: creation to Downloading of each job (`amt simulate --startup`)."""
+    runtime: str = "process"
+    """The local agents' `--runtime`: process, container or auto (agents.runtime.container)."""
+    container_cli: str | None = None
+    """The container CLI (a command line); None: docker where its engine answers, else podman."""
 
     def check_simulation(self) -> None:
         """Simulated time is the whole server's: what cannot share it is refused here."""
@@ -65,6 +70,20 @@ class Settings:
             raise ValueError(
                 f"--simulate: no recorded curve set {self.simulate!r} (recorded: {listed})"
             )
+
+    @property
+    def endpoint(self) -> str:
+        """Our URL from this host (a wildcard bind is reached on the loopback address)."""
+        host = self.host if self.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def advertised_endpoint(self) -> str:
+        """Our URL as an agent on another host reaches it: the host name for a wildcard bind.
+        Sent with every assignment, so `amt agent` needs no `--endpoint`."""
+        if self.host in ("0.0.0.0", "::"):
+            return f"http://{socket.gethostname()}:{self.port}"
+        return self.endpoint
 
     @property
     def db_path(self) -> Path:

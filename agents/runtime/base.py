@@ -2,7 +2,7 @@
 
 The runner prepares the job directory and the environment; a runtime decides where the program
 sees that directory (`container_dir`) and runs it to an `Outcome`. `process` runs a local
-process group; a `docker` or `simulated` runtime would implement the same two methods.
+process group, `container` a container of the job's image (agents/runtime/container.py).
 """
 
 from __future__ import annotations

@@ -479,3 +479,31 @@ def _no_delay(client: aiomqtt.Client) -> None:
     if isinstance(sock, socket.socket):
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+async def read_retained(url: str, topic: str, seconds: float = 2.0) -> Event | None:
+    """The message the broker retains on `topic` (None: none within `seconds`), read by a
+    throw-away clean session that leaves nothing behind on the broker. An agent reads its
+    own heartbeat topic this way before connecting under its id: connecting would take the
+    broker session of another process already online under that id."""
+    address = parse_url(url)
+    client = aiomqtt.Client(
+        address.host,
+        address.port,
+        username=address.username,
+        password=address.password,
+        identifier=f"amt-probe-{new_event_id()}",
+        clean_session=True,
+        tls_context=address.tls.context() if address.tls else None,
+        logger=log.getChild("aiomqtt"),
+    )
+    async with client:
+        await client.subscribe(topic, qos=1)
+        try:
+            async with asyncio.timeout(seconds):
+                async for message in client.messages:
+                    payload = message.payload
+                    return decode(payload if isinstance(payload, bytes) else b"")
+        except TimeoutError:
+            return None
+    return None

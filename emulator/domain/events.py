@@ -76,6 +76,8 @@ class Assignment(Event):
     agent: str = ""
     job: str = ""
     spec: dict[str, Any] = field(default_factory=dict)
+    endpoint: str = ""
+    """Where the control plane's S3 answers, for an agent started without `--endpoint`."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,10 @@ class AgentHeartbeat(Event):
     assigned_until: float = 0.0
     """`ts` of the newest assignment this agent has received: a job assigned before it that the
     agent does not run has ended or was lost, not still on its way (0: none yet)."""
+    instance: str = ""
+    """Random per agent process: two processes beating under one id are a duplicate."""
+    started: float = 0.0
+    """When this agent process started: of two under one id, the later one gives way."""
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,26 @@ pytestmark = pytest.mark.slow
 
 
 class AgentProcess:
-    def __init__(self, agent_id: str, broker_url: str, endpoint: str, work: Path) -> None:
-        self.agent_id = agent_id
-        cmd = [sys.executable, "-m", "emulator.cli", "agent", "--bus", broker_url]
-        cmd += ["--agent-id", agent_id, "--endpoint", endpoint, "--slots", "1"]
+    """`amt agent` in a process of its own; without `agent_id` or `endpoint` it finds them
+    itself (its default id; the endpoint the control plane sends)."""
+
+    def __init__(
+        self,
+        agent_id: str | None,
+        broker_url: str,
+        endpoint: str | None,
+        work: Path,
+        *,
+        log_name: str | None = None,
+        wait: bool = True,
+        extra: list[str] | None = None,
+    ) -> None:
+        cmd = [sys.executable, "-m", "emulator.cli", "agent", "--bus", broker_url, "--slots", "1"]
+        cmd += extra or []
+        cmd += ["--agent-id", agent_id] if agent_id else []
+        cmd += ["--endpoint", endpoint] if endpoint else []
         cmd += ["--work-dir", str(work), "--stop-grace", "2", "--image", f"{IMAGE}={IMAGES[IMAGE]}"]
-        self.log = work.parent / f"{agent_id}.log"
+        self.log = work.parent / f"{log_name or agent_id}.log"
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("w") as out:
             self.proc = subprocess.Popen(
@@ -35,7 +49,16 @@ class AgentProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
-        wait_for(lambda: {"text": self.log.read_text()}, lambda d: "amt agent" in d["text"], 60)
+        if wait:
+            banner = wait_for(
+                lambda: {"text": self.log.read_text()},
+                lambda d: re.search(r"^amt agent (\S+) ", d["text"], re.M) is not None,
+                60,
+            )
+            found = re.search(r"^amt agent (\S+) ", banner["text"], re.M)
+            assert found is not None
+            agent_id = found.group(1)
+        self.agent_id = agent_id or ""
 
     def kill(self) -> None:
         if self.proc.poll() is None:

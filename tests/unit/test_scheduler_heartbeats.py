@@ -142,3 +142,44 @@ async def test_a_stop_lost_with_the_control_plane_is_sent_again_after_some_heart
         await scheduler.stop_again(running)
         again = await asyncio.wait_for(stops.__anext__(), 1)
         assert again[1].job == "stopping"
+
+
+# --- two processes under one agent id ------------------------------------------------------
+
+
+def twin_beat(clock: ManualClock, instance: str, host: str, online: bool = True) -> AgentHeartbeat:
+    return AgentHeartbeat(
+        ts=clock.now(), agent=AGENT, host=host, slots=2, online=online, instance=instance
+    )
+
+
+def test_two_instances_beating_under_one_id_are_reported(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    scheduler.on_heartbeat(twin_beat(clock, "a", "host-a"))
+    assert scheduler.agents[AGENT].duplicate == ""
+    clock.advance(1)
+    scheduler.on_heartbeat(twin_beat(clock, "b", "host-b"))
+    said = scheduler.agents[AGENT].duplicate
+    assert "2 agent processes use this id (hosts: host-a, host-b)" in said
+    assert "--agent-id" in said
+    # once the other one has been silent for three heartbeat periods, the report clears
+    for _ in range(4):
+        clock.advance(HEARTBEAT_SECONDS)
+        scheduler.on_heartbeat(twin_beat(clock, "a", "host-a"))
+    assert scheduler.agents[AGENT].duplicate == ""
+
+
+async def test_a_duplicates_goodbye_does_not_take_the_id_offline(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    scheduler.on_heartbeat(twin_beat(clock, "a", "host-a"))
+    scheduler.records.create_training(training_request("kept"), {})
+    await scheduler.place_waiting()
+    clock.advance(1)
+    assert scheduler.on_heartbeat(twin_beat(clock, "b", "host-b", online=False)) == []
+    assert scheduler.agents[AGENT].online
+    assert status(scheduler, "kept") == "InProgress"
+    # the holder's own goodbye still does
+    scheduler.on_heartbeat(twin_beat(clock, "a", "host-a", online=False))
+    assert not scheduler.agents[AGENT].online

@@ -35,3 +35,20 @@ def test_config_file_sets_images_and_settings(tmp_path):
 def test_bad_image_flag_is_a_usage_error(capsys):
     assert main(["serve", "--image", "nothing"]) == 2
     assert "URI=COMMAND" in capsys.readouterr().err
+
+
+def test_runtime_and_container_cli_from_flags_and_the_config_file(tmp_path, capsys):
+    import argparse
+
+    from emulator.cli import _serve_parser, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    _serve_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["serve", "--runtime", "auto", "--container-cli", "podman -r x"])
+    settings = settings_from_args(args)
+    assert (settings.runtime, settings.container_cli) == ("auto", "podman -r x")
+    assert settings_from_args(parser.parse_args(["serve"])).runtime == "process"
+    path = tmp_path / "amt.toml"
+    path.write_text('runtime = "containers"\n')
+    assert main(["serve", "--config", str(path)]) == 2
+    assert "runtime must be one of process, container, auto" in capsys.readouterr().err

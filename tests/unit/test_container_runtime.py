@@ -1,11 +1,11 @@
-"""The docker runtime without an engine: the command line and env file it builds (pure), the
-engine probe, and `run` driving a stand-in `docker` CLI.
+"""The container runtime without an engine: the command line and env file it builds (pure)
+for Docker and podman, the engine probe, and `run` driving a stand-in `docker` CLI.
 
 The stand-in obeys the CLI's documented contract for the commands the runtime uses (`version`,
 `run` attached, `stop -t`, `rm -f`; `--env-file` read as docker reads it) and runs the
 container's entrypoint as a local process in the mount's source directory, so the runtime's
 own logic (output, stop, time limit, clean-up, exit code) is tested for real; what an engine
-adds is tested in tests/integration/test_docker_runtime.py.
+adds is tested in tests/integration/test_container_runtime.py.
 """
 
 from __future__ import annotations
@@ -25,13 +25,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.contract import ClientError
-from agents.runtime import docker as docker_module
+from agents.runtime import container as container_module
 from agents.runtime.base import MAX_RUNTIME, Launch, Outcome
-from agents.runtime.docker import (
+from agents.runtime.container import (
+    ContainerRuntime,
     ContainerSpec,
-    DockerRuntime,
+    Engine,
+    container_argv,
     container_environment,
-    docker_argv,
+    detect_engine,
+    engine_problem,
     env_file_text,
     write_env_file,
 )
@@ -52,7 +55,7 @@ def launch(host_dir: Path = Path("/work/jobs/job-1"), env: dict[str, str] | None
 
 
 def argv_for(spec: ContainerSpec, **kwargs: Any) -> list[str]:
-    return docker_argv(launch(), spec, ENV_FILE, **kwargs)
+    return container_argv(launch(), spec, ENV_FILE, **kwargs)
 
 
 def option(argv: list[str], name: str) -> list[str]:
@@ -112,7 +115,7 @@ def test_mount_source_is_absolute_and_quoted_when_it_holds_a_comma(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    argv = docker_argv(launch(Path("a,b/job-1")), ContainerSpec.from_job(job()), ENV_FILE)
+    argv = container_argv(launch(Path("a,b/job-1")), ContainerSpec.from_job(job()), ENV_FILE)
     [mount] = option(argv, "--mount")
     assert next(csv.reader([mount])) == [
         "type=bind",
@@ -123,19 +126,51 @@ def test_mount_source_is_absolute_and_quoted_when_it_holds_a_comma(
 
 def test_environment_is_never_on_the_command_line() -> None:
     env = {"AWS_SECRET_ACCESS_KEY": "s3cr3t-value", "SM_HP_LR": "0.123456"}
-    argv = docker_argv(launch(env=env), ContainerSpec.from_job(job()), ENV_FILE)
+    argv = container_argv(launch(env=env), ContainerSpec.from_job(job()), ENV_FILE)
     assert not any(value in arg for value in env.values() for arg in argv)
     assert "-e" not in argv and "--env" not in argv
 
 
-def test_extra_arguments_and_docker_binary() -> None:
+def test_extra_arguments_and_the_engines_command_line() -> None:
     spec = ContainerSpec.from_job(job(spec={"ContainerArguments": ["go"]}))
-    argv = argv_for(spec, docker="/opt/bin/docker", extra_args=["--shm-size", "8g"])
-    assert argv[0] == "/opt/bin/docker"
+    engine = Engine(("/opt/bin/podman", "--runtime", "runc"), "podman")
+    argv = argv_for(spec, engine=engine, extra_args=["--shm-size", "8g"])
+    assert argv[:4] == ["/opt/bin/podman", "--runtime", "runc", "run"]
     assert argv[-4:] == ["--shm-size", "8g", IMAGE, "go"]
 
 
-def test_a_job_without_training_image_cannot_run_in_docker() -> None:
+@pytest.mark.parametrize(
+    ("gpus", "expected"),
+    [
+        ((), []),
+        ((2,), ["--device", "nvidia.com/gpu=2"]),
+        ((0, 3), ["--device", "nvidia.com/gpu=0", "--device", "nvidia.com/gpu=3"]),
+    ],
+)
+def test_podman_asks_for_each_gpu_by_its_cdi_name(
+    gpus: tuple[int, ...], expected: list[str]
+) -> None:
+    spec = ContainerSpec.from_job(job(), gpu_ids=gpus)
+    argv = argv_for(spec, engine=Engine(("podman",), "podman"))
+    assert "--gpus" not in argv
+    devices = [a for i, a in enumerate(argv) if argv[i - 1] == "--device" or a == "--device"]
+    assert devices == expected
+
+
+def test_container_name_and_labels_name_the_job_and_its_agents_work_dir() -> None:
+    spec = ContainerSpec.from_job(job(), owner="/srv/agent-a/jobs")
+    other = ContainerSpec.from_job(job(), owner="/srv/agent-b/jobs")
+    argv = argv_for(spec)
+    assert spec.container_name.startswith("amt-job-1-")
+    assert spec.container_name != other.container_name
+    assert option(argv, "--name") == [spec.container_name]
+    assert option(argv, "--label") == [
+        "amt-emulator.training-job=job-1",
+        "amt-emulator.work-dir=/srv/agent-a/jobs",
+    ]
+
+
+def test_a_job_without_training_image_cannot_run_in_a_container() -> None:
     algorithm = {"TrainingJobName": "j", "AlgorithmSpecification": {"AlgorithmName": "xgb"}}
     with pytest.raises(ClientError, match="xgb"):
         ContainerSpec.from_job(algorithm)
@@ -236,7 +271,11 @@ def alive(pid):
     return Path(f"/proc/{{pid}}/stat").read_text().split(") ")[1][0] != "Z"
 
 
-if args[0] == "version":
+while args[0].startswith("--") and args[0] != "--version":
+    args = args[2:]  # global options (`--runtime runc`)
+if args[0] == "--version":
+    print("podman version 4.3.1" if (STATE / "podman").exists() else "Docker version 99.0.0")
+elif args[0] == "version":
     if (STATE / "down").exists():
         print("Client: 99.0.0")
         sys.exit("Cannot connect to the Docker daemon at unix:///fake.sock. Is it running?")
@@ -268,6 +307,10 @@ elif args[0] == "run":
             options[args[i]] = args[i + 1]
             i += 2
     name = options["--name"]
+    if options.get("--entrypoint") == "no-such-image":
+        print("Error: no-such-image: image not known", file=sys.stderr)
+        sys.exit(125)
+
     if pid_of(name) is not None and alive(pid_of(name)):
         sys.exit("docker: Error response from daemon: Conflict. The name is already in use.")
     env = {{"PATH": os.environ["PATH"]}}
@@ -331,7 +374,7 @@ class Run:
         host_dir.mkdir(exist_ok=True)
         entry = {"ContainerEntrypoint": [sys.executable, "-c", PROGRAM]}
         self.spec = ContainerSpec.from_job(job(spec=entry))
-        self.runtime = DockerRuntime(self.spec, docker=str(fake.path))
+        self.runtime = ContainerRuntime(self.spec, engine=Engine((str(fake.path),)))
         self.launch = Launch(["unused"], env, "/unused", host_dir)
         self.stop_now = asyncio.Event()
 
@@ -406,6 +449,23 @@ async def test_a_leftover_container_of_the_job_is_removed_first(
     assert await leftover.wait() == -9
 
 
+async def test_an_image_the_engine_cannot_start_is_a_client_error(
+    fake: FakeDocker, tmp_path: Path
+) -> None:
+    run = Run(fake, tmp_path / "job-1", job_env(EXIT="0"))
+    run.runtime = ContainerRuntime(
+        ContainerSpec.from_job(job(spec={"ContainerEntrypoint": ["no-such-image"]})),
+        engine=Engine((str(fake.path),)),
+    )
+    with pytest.raises(ClientError) as error:
+        await run()
+    assert str(error.value) == (
+        f"ClientError: docker could not start a container of {IMAGE}: "
+        "Error: no-such-image: image not known"
+    )
+    assert fake.commands()[-1] == "rm"
+
+
 async def test_a_value_docker_cannot_carry_fails_before_docker_runs(
     fake: FakeDocker, tmp_path: Path
 ) -> None:
@@ -417,42 +477,78 @@ async def test_a_value_docker_cannot_carry_fails_before_docker_runs(
 # --- the engine probe ---------------------------------------------------------------------
 
 
-def test_check_answers_none_when_the_engine_answers(fake: FakeDocker) -> None:
-    assert DockerRuntime.check(str(fake.path)) is None
-    assert docker_module.docker_available(str(fake.path))
+@pytest.fixture(autouse=True)
+def fresh_probe() -> None:
+    container_module._probe.cache_clear()
 
 
-def test_check_says_why_when_no_engine_answers(fake: FakeDocker) -> None:
+def test_an_answering_engine_is_found(fake: FakeDocker) -> None:
+    engine = detect_engine(str(fake.path))
+    assert engine.command == (str(fake.path),) and engine.kind == "docker"
+    assert engine_problem(str(fake.path)) is None
+
+
+def test_a_podman_cli_is_recognised_by_its_name(fake: FakeDocker) -> None:
+    (fake.state / "podman").touch()
+    engine = detect_engine(f"{fake.path} --runtime runc")
+    assert engine.kind == "podman"
+    assert engine.command == (str(fake.path), "--runtime", "runc")
+    assert fake.calls()[0] == ["--runtime", "runc", "version", "--format", "{{.Server.Version}}"]
+
+
+def test_the_problem_says_why_when_no_engine_answers(fake: FakeDocker) -> None:
     (fake.state / "down").touch()
-    reason = DockerRuntime.check(str(fake.path))
-    assert reason is not None and reason.startswith("no Docker engine answers: Cannot connect")
+    reason = engine_problem(str(fake.path))
+    assert reason is not None and "no engine answers" in reason and "Cannot connect" in reason
 
 
-def test_check_gives_up_on_a_silent_engine(
-    fake: FakeDocker, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_silent_engine_is_given_up(fake: FakeDocker, monkeypatch: pytest.MonkeyPatch) -> None:
     (fake.state / "slow").touch()
-    monkeypatch.setattr(docker_module, "PROBE_SECONDS", 0.5)
-    reason = DockerRuntime.check(str(fake.path))
+    monkeypatch.setattr(container_module, "PROBE_SECONDS", 0.5)
+    reason = engine_problem(str(fake.path))
     assert reason is not None and "took over 0.5 s" in reason
 
 
-def test_check_without_a_docker_command(tmp_path: Path) -> None:
-    reason = DockerRuntime.check(str(tmp_path / "no-docker"))
+def test_without_the_command(tmp_path: Path) -> None:
+    reason = engine_problem(str(tmp_path / "no-docker"))
     assert reason is not None and "no-docker" in reason and "PATH" in reason
 
 
-def test_check_asks_the_engine_once(fake: FakeDocker) -> None:
-    DockerRuntime.check(str(fake.path))
-    DockerRuntime.check(str(fake.path))
-    assert fake.commands() == ["version"]
+def test_a_cli_is_asked_once_per_process(fake: FakeDocker) -> None:
+    detect_engine(str(fake.path))
+    detect_engine(str(fake.path))
+    assert fake.commands() == ["version", "--version"]
 
 
-def test_the_engine_is_asked_with_a_server_only_format(fake: FakeDocker) -> None:
-    DockerRuntime.check(str(fake.path))
-    assert fake.calls() == [["version", "--format", "{{.Server.Version}}"]]
+def test_without_a_named_cli_docker_then_podman_are_tried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "p").mkdir()
+    down, up = FakeDocker(tmp_path / "d"), FakeDocker(tmp_path / "p")
+    (down.state / "down").touch()
+    (up.state / "podman").touch()
+    (bin_dir / "docker").symlink_to(down.path)
+    (bin_dir / "podman").symlink_to(up.path)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("CONTAINERS_CONF", raising=False)
+    monkeypatch.setattr(container_module, "SYSTEM_PODMAN_CONF", tmp_path / "none.conf")
+    engine = detect_engine()
+    assert engine.kind == "podman" and engine.command == (str(bin_dir / "podman"),)
+    conf = Path(dict(engine.env)["CONTAINERS_CONF"])
+    assert "default_ulimits = []" in conf.read_text()
+
+
+def test_a_user_configured_podman_keeps_its_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CONTAINERS_CONF", str(tmp_path / "mine.conf"))
+    assert container_module.podman_env() == ()
 
 
 async def test_runtime_sees_the_job_directory_as_opt_ml() -> None:
-    runtime = DockerRuntime(ContainerSpec.from_job(job()))
+    runtime = ContainerRuntime(ContainerSpec.from_job(job()))
     assert await runtime.container_dir(Path("/x")) == Path("/opt/ml")
