@@ -63,7 +63,7 @@ def test_three_agents_on_one_host_without_ids_one_killed_mid_job(
     assert sorted(a["agent"] for a in listed) == sorted(ids)  # each listed once
     assert not any(a["duplicate"] for a in listed)
 
-    job = request("one-host", jobs=6, epochs=10)
+    job = request("one-host", jobs=6, epochs=20)  # ~6 s a job: the victim is still running
     job["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = 3
     control.sagemaker.create_hyper_parameter_tuning_job(**job)
     training = wait_for(
