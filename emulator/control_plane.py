@@ -12,18 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import suppress
+from contextlib import asynccontextmanager, suppress
 from functools import partial
 from typing import Any, TypeVar
 
-from aiohttp import web
-
-from emulator.api.app import AWS, CONTEXT
-from emulator.api.context import ApiContext
-from emulator.api.control import HEALTH_PROVIDERS
-from emulator.api.reset import RESET_HOOKS
 from emulator.bus.base import Subscription
 from emulator.cloudwatch import CloudWatchSink
+from emulator.context import ApiContext
 from emulator.domain.events import (
     AGENT_EVENTS,
     CONTROL_TOPIC,
@@ -250,9 +245,6 @@ def runs(events: Iterable[Event]) -> Iterator[list[BulkEvent] | Event]:
         yield run
 
 
-CONTROL_PLANE = web.AppKey("control_plane", ControlPlane)
-
-
 def job_scopes(ctx: ApiContext) -> Callable[[str], Scope | None]:
     """A training job's account and region, from its stored ARN, for CloudWatch."""
 
@@ -263,14 +255,10 @@ def job_scopes(ctx: ApiContext) -> Callable[[str], Scope | None]:
     return locate
 
 
-async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: run the control plane for the app's lifetime."""
-    plane = ControlPlane(app[CONTEXT], CloudWatchSink(app[AWS], job_scopes(app[CONTEXT])))
-    app[CONTROL_PLANE] = plane
-    app[HEALTH_PROVIDERS].append(plane.health)
-    app[RESET_HOOKS].append(plane.forget)
-    bus = app[CONTEXT].bus
-    async with bus.subscribe(*AGENT_EVENTS, CONTROL_TOPIC, HEARTBEATS) as events:
+@asynccontextmanager
+async def running(plane: ControlPlane) -> AsyncIterator[None]:
+    """Run the control plane on its bus for the duration of the block; drain on the way out."""
+    async with plane.ctx.bus.subscribe(*AGENT_EVENTS, CONTROL_TOPIC, HEARTBEATS) as events:
         consumer = asyncio.create_task(plane.consume(events), name="control-plane-consumer")
         ticker = asyncio.create_task(plane.tick(), name="control-plane-tick")
         await plane.start()

@@ -14,11 +14,14 @@ from agents.resources import discover_gpus
 from agents.runner import AgentContext
 from agents.runtime.choice import engine_for
 from agents.runtime.container import sweep
-from emulator.api.app import CONTEXT, Component, create_app
-from emulator.api.control import HEALTH_PROVIDERS
+from emulator.api.app import Component, create_app
+from emulator.api.aws_services import AWS
+from emulator.api.keys import HEALTH_PROVIDERS, RESET_HOOKS
 from emulator.bus.factory import open_bus
 from emulator.clock import Clock, ScaledClock, SystemClock
-from emulator.control_plane import control_plane_component
+from emulator.cloudwatch import CloudWatchSink
+from emulator.context import CONTEXT
+from emulator.control_plane import ControlPlane, job_scopes, running
 from emulator.settings import Settings
 from emulator.simulator.agent import CurveDrawer, JobOrigin, OriginLookup, Replay, SimulatedAgent
 from emulator.simulator.curves import load_set
@@ -119,6 +122,19 @@ def simulation_health(settings: Settings, clock: Clock) -> dict[str, object]:
         "effective_time_scale": round(kept, 1),
         "virtual_time": clock.now(),
     }
+
+
+CONTROL_PLANE = web.AppKey("control_plane", ControlPlane)
+
+
+async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: run the control plane for the app's lifetime."""
+    plane = ControlPlane(app[CONTEXT], CloudWatchSink(app[AWS], job_scopes(app[CONTEXT])))
+    app[CONTROL_PLANE] = plane
+    app[HEALTH_PROVIDERS].append(plane.health)
+    app[RESET_HOOKS].append(plane.forget)
+    async with running(plane):
+        yield
 
 
 def bus_component(url: str) -> Component:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulator.curve_sets import available_sets
+
 DEFAULT_PORT = 8780
 DEFAULT_TIME_SCALE = 1000.0
 """Simulated time: a two-hour tuning job in about seven seconds, while a busy event loop's
@@ -62,8 +64,6 @@ class Settings:
             raise ValueError(
                 "--simulate cannot take --auth: signatures carry wall time, the server virtual"
             )
-        from emulator.simulator.curves import available_sets
-
         known = available_sets()
         if self.simulate not in known:
             listed = ", ".join(known) or "none"

@@ -18,12 +18,12 @@ from typing import Any
 from aiohttp import web
 
 from emulator import console
-from emulator.api import auth, control, dispatch, validation
-from emulator.api.aws_services import AwsServices
-from emulator.api.context import ApiContext
+from emulator.api import auth, control, dispatch
+from emulator.api.aws_services import AWS, AwsServices
 from emulator.api.scope import request_scope
 from emulator.bus.base import Bus
 from emulator.clock import Clock, SystemClock
+from emulator.context import CONTEXT, ApiContext
 from emulator.errors import (
     EmulatorError,
     InternalFailure,
@@ -33,13 +33,12 @@ from emulator.errors import (
 )
 from emulator.ids import request_id
 from emulator.records import JobRecords
+from emulator.rules import validation
 from emulator.settings import Settings
 from emulator.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
-CONTEXT = web.AppKey("context", ApiContext)
-AWS = web.AppKey("aws", AwsServices)
 JSON_11 = "application/x-amz-json-1.1"
 
 Component = Callable[[web.Application], AsyncIterator[None]]

@@ -45,6 +45,7 @@ from aiohttp.typedefs import Middleware
 
 from emulator.api import sigv4
 from emulator.api.aws_services import aws_error
+from emulator.api.keys import BODY_KEY
 from emulator.clock import Clock
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -52,7 +53,6 @@ MAX_SKEW_SECONDS = 15 * 60
 """AWS refuses a request dated more than 15 minutes from its own clock, either way."""
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED = "UNSIGNED-PAYLOAD"
-BODY_KEY = web.RequestKey("amt_auth_body", bytes)
 """Where the middleware leaves a body it had to read, for the handler after it."""
 OPEN_PATHS = frozenset({"/health", "/_emulator/health"})
 """Answered without a signature: liveness checks (`amt agents`, load balancers)."""

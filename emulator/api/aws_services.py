@@ -49,6 +49,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from emulator.api import iam_simulation, sigv4
+from emulator.api.keys import BODY_KEY
 from emulator.api.s3_mirror import S3Mirror
 from emulator.api.scope import request_scope
 from emulator.ids import Scope, request_id
@@ -294,6 +295,10 @@ class AwsServices:
             return self._apps[name]
 
 
+AWS = web.AppKey("aws", AwsServices)
+"""Where the app holds its one `AwsServices`."""
+
+
 # -- request in, reply out ---------------------------------------------------------------
 
 
@@ -301,8 +306,6 @@ async def _call_of(request: web.Request, service: str, default: Scope) -> _Call:
     scope = request_scope(request.headers, request.query, default)
     body: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handle() closes it
     size = 0
-    from emulator.api.auth import BODY_KEY  # auth builds its errors with ours: import late
-
     read = request.get(BODY_KEY)  # the signature check had to read it already
     if read is not None:
         body.write(read)

@@ -1,73 +1,12 @@
-"""What every API handler works with: the store, the bus, the clock, the settings, and the
-account and region the request acts in (`scope`: a copy of the context per request)."""
+"""The shape of a SageMaker operation's handler, and the checks several handlers share."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
 from typing import Any
 
-from emulator.bus.base import Bus
-from emulator.clock import Clock
-from emulator.domain.events import CONTROL_TOPIC, ControlCommand
-from emulator.errors import ResourceNotFound, ValidationException
-from emulator.ids import Scope, scope_of_arn
-from emulator.records import JobRecords
-from emulator.settings import Settings
-from emulator.store.sqlite import Row, Store
-
-
-@dataclass
-class ApiContext:
-    settings: Settings
-    store: Store
-    bus: Bus
-    clock: Clock
-    records: JobRecords
-    request_scope: Scope | None = None
-    """The request's account and region (`for_scope`); None: the server's defaults."""
-
-    @property
-    def scope(self) -> Scope:
-        """Where this context acts: the request's account and region, else the server's."""
-        return self.request_scope or self.default_scope
-
-    @property
-    def default_scope(self) -> Scope:
-        return Scope(account=self.settings.account, region=self.settings.region)
-
-    def for_scope(self, scope: Scope) -> ApiContext:
-        return replace(self, request_scope=scope)
-
-    def owns(self, arn: str) -> bool:
-        """Whether a resource ARN is in the request's account and region (others are not
-        there, for this request, as on AWS)."""
-        return scope_of_arn(arn, self.scope) == self.scope
-
-    def find_tuning(self, name: str) -> Row | None:
-        row = self.store.get_tuning_job(name)
-        return row if row and self.owns(row.doc["HyperParameterTuningJobArn"]) else None
-
-    def find_training(self, name: str) -> Row | None:
-        row = self.store.get_training_job(name)
-        return row if row and self.owns(row.doc["TrainingJobArn"]) else None
-
-    def tuning_row(self, name: str) -> Row:
-        row = self.find_tuning(name)
-        if row is None:
-            raise missing_tuning_job(name)
-        return row
-
-    def training_row(self, name: str) -> Row:
-        row = self.find_training(name)
-        if row is None:
-            raise ValidationException("Requested resource not found.")
-        return row
-
-    async def command(self, action: str, name: str) -> None:
-        """Tell the control plane (tuner, scheduler) that something needs its attention."""
-        event = ControlCommand(ts=self.clock.now(), action=action, name=name)
-        await self.bus.publish(CONTROL_TOPIC, event)
+from emulator.context import ApiContext
+from emulator.errors import ValidationException
 
 
 def require_in_progress(kind: str, status: str) -> None:
@@ -76,12 +15,6 @@ def require_in_progress(kind: str, status: str) -> None:
         raise ValidationException(
             f"The request was rejected because the {kind} is in status {status}."
         )
-
-
-def missing_tuning_job(name: str) -> ResourceNotFound:
-    return ResourceNotFound(
-        f"Amazon SageMaker can't find a tuning job called {name}. Type another name."
-    )
 
 
 Result = dict[str, Any] | bytes

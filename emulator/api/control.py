@@ -7,13 +7,12 @@ from typing import Any
 from aiohttp import web
 
 from emulator import __version__
-
-HEALTH_PROVIDERS = web.AppKey("health_providers", list)
+from emulator.api.keys import HEALTH_PROVIDERS, RESET_HOOKS
+from emulator.api.reset import reset
+from emulator.context import CONTEXT
 
 
 def add_routes(app: web.Application) -> None:
-    from emulator.api.reset import RESET_HOOKS, reset
-
     app[HEALTH_PROVIDERS] = []
     app[RESET_HOOKS] = []
     app.router.add_get("/health", health)
@@ -28,8 +27,6 @@ async def metric_series(request: web.Request) -> web.Response:
 
     CloudWatch's statistics aggregate by period; this answers the exact per-epoch series.
     """
-    from emulator.api.app import CONTEXT
-
     store = request.app[CONTEXT].store
     name = request.match_info["name"]
     row = store.get_training_job(name)

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 from emulator.api import tags, training_jobs, tuning_jobs
-from emulator.api.context import ApiContext, Handler, Result
-from emulator.api.validation import validate_input
+from emulator.api.context import Handler, Result
+from emulator.context import ApiContext
 from emulator.errors import SerializationException, UnknownOperationException
+from emulator.rules.validation import validate_input
 
 OPERATIONS: dict[str, Handler] = {
     **tuning_jobs.HANDLERS,

@@ -16,29 +16,26 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from emulator.api import training_jobs, tuning_jobs
-from emulator.api.context import ApiContext
+from emulator.api.aws_services import AWS
+from emulator.api.keys import RESET_HOOKS
+from emulator.context import CONTEXT, ApiContext
 from emulator.errors import EmulatorError
 from emulator.ids import scope_of_arn
 
 log = logging.getLogger(__name__)
 
-RESET_HOOKS = web.AppKey("reset_hooks", list[Callable[[], None]])
-"""Called after the stored state is gone: long-lived parts drop what they cached about jobs."""
 STOP_MARGIN_SECONDS = 10.0
 POLL_SECONDS = 0.05
 ACTIVE = "status IN ('InProgress', 'Stopping')"
 
 
 async def reset(request: web.Request) -> web.Response:
-    from emulator.api.app import AWS, CONTEXT
-
     app = request.app
     ctx: ApiContext = app[CONTEXT]
     unconfirmed = await stop_everything(ctx)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.api.context import ApiContext, Handler
+from emulator.api.context import Handler
+from emulator.context import ApiContext
 from emulator.errors import ValidationException
 
 

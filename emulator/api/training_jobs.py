@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 from emulator.api import pagination
-from emulator.api.context import ApiContext, Handler, Result, require_in_progress
-from emulator.api.service_rules import check_create_training_job
+from emulator.api.context import Handler, Result, require_in_progress
+from emulator.context import ApiContext
 from emulator.errors import ResourceInUse, ValidationException
 from emulator.ids import Scope
+from emulator.rules.service_rules import check_create_training_job
 
 
 async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:

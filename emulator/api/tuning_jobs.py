@@ -5,14 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.api import pagination
-from emulator.api.context import (
-    ApiContext,
-    Handler,
-    Result,
-    missing_tuning_job,
-    require_in_progress,
-)
-from emulator.api.service_rules import check_create_tuning_job
+from emulator.api.context import Handler, Result, require_in_progress
+from emulator.context import ApiContext, missing_tuning_job
 from emulator.domain.builtin import builtin_metrics
 from emulator.domain.documents import new_tuning_doc
 from emulator.domain.status import TERMINAL_TUNING
@@ -20,6 +14,7 @@ from emulator.domain.summary import training_summary
 from emulator.errors import ResourceInUse, ValidationException
 from emulator.ids import Scope, tuning_job_arn
 from emulator.records import name_taken
+from emulator.rules.service_rules import check_create_tuning_job
 
 
 def _lookup_doc(ctx: ApiContext, name: str) -> dict[str, Any] | None:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from emulator.context import CONTEXT
+
 STATIC_DIR = Path(__file__).parent / "static"
 JOB_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
 """SageMaker's TrainingJobName pattern (botocore's service model), matched in full."""
@@ -42,8 +44,6 @@ async def _index(request: web.Request) -> web.StreamResponse:
 
 async def log_tail(request: web.Request) -> web.Response:
     """The last `tail` lines (default 100, at most 1000) of a training job's log."""
-    from emulator.api.app import CONTEXT
-
     context = request.app[CONTEXT]
     tail = _tail_count(request.query.get("tail"))
     row = context.store.get_training_job(request.match_info["name"])

@@ -7,13 +7,23 @@ equal the jobs' actual statuses after any crash or duplicate event.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from emulator.domain.documents import zero_objective_counters, zero_training_counters
-from emulator.store.sqlite import Row
 
 
-def objective_status(row: Row) -> str:
+class StoredJob(Protocol):
+    """A training job as stored: its Describe document and our bookkeeping beside it (the
+    store's `Row` is one; the domain needs only these two fields)."""
+
+    doc: dict[str, Any]
+    meta: dict[str, Any]
+
+
+Job = TypeVar("Job", bound=StoredJob)
+
+
+def objective_status(row: StoredJob) -> str:
     """Succeeded once a final objective exists and the job ended; Pending while it runs."""
     status = row.doc["TrainingJobStatus"]
     if status in ("InProgress", "Stopping"):
@@ -23,7 +33,7 @@ def objective_status(row: Row) -> str:
     return "Succeeded"
 
 
-def counter_key(row: Row) -> str:
+def counter_key(row: StoredJob) -> str:
     status = row.doc["TrainingJobStatus"]
     if status in ("InProgress", "Stopping"):
         return "InProgress"
@@ -32,7 +42,7 @@ def counter_key(row: Row) -> str:
     return status
 
 
-def counters(children: Iterable[Row]) -> tuple[dict[str, int], dict[str, int]]:
+def counters(children: Iterable[StoredJob]) -> tuple[dict[str, int], dict[str, int]]:
     training = zero_training_counters()
     objective = zero_objective_counters()
     for row in children:
@@ -41,7 +51,7 @@ def counters(children: Iterable[Row]) -> tuple[dict[str, int], dict[str, int]]:
     return training, objective
 
 
-def training_summary(row: Row) -> dict[str, Any]:
+def training_summary(row: StoredJob) -> dict[str, Any]:
     """A HyperParameterTrainingJobSummary of one child."""
     doc, meta = row.doc, row.meta
     summary: dict[str, Any] = {
@@ -68,9 +78,9 @@ def training_summary(row: Row) -> dict[str, Any]:
     return summary
 
 
-def best_of(rows: Iterable[Row]) -> Row | None:
+def best_of(rows: Iterable[Job]) -> Job | None:
     """The child with the best final objective among those that succeeded (earliest on ties)."""
-    best: Row | None = None
+    best: Job | None = None
     for row in rows:
         if objective_status(row) != "Succeeded":
             continue
@@ -79,6 +89,6 @@ def best_of(rows: Iterable[Row]) -> Row | None:
     return best
 
 
-def _better(a: Row, b: Row) -> bool:
+def _better(a: StoredJob, b: StoredJob) -> bool:
     va, vb = a.meta["objective_value"], b.meta["objective_value"]
     return bool(va < vb) if a.meta["objective"]["Type"] == "Minimize" else bool(va > vb)

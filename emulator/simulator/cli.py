@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from emulator.api.validation import validate_input
 from emulator.domain.builtin import builtin_metrics
 from emulator.domain.documents import definitions_of, objective_of, ranges_of
 from emulator.errors import EmulatorError
+from emulator.rules.validation import validate_input
 from emulator.simulator import report
 from emulator.simulator.curves import (
     SYNTHETIC,

@@ -39,11 +39,11 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.stats import spearmanr
 
+from emulator.curve_sets import CURVES_DIR, available_sets, data_file
 from emulator.tuner.hyperband import EPOCH_KEYS, infer_max_resource
 from emulator.tuner.model import ObjectiveType
 from emulator.tuner.space import SearchSpace
 
-CURVES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "curves"
 SYNTHETIC = "synthetic"
 
 
@@ -301,25 +301,14 @@ FIXED_COLUMNS = ("config_id", "status", "epoch")
 ELAPSED = "elapsed_seconds"
 
 
-def available_sets(directory: Path = CURVES_DIR) -> list[str]:
-    """Names of the recorded curve sets (each a `<name>.json` manifest with its data file)."""
-    if not directory.is_dir():
-        return []
-    return sorted(p.stem for p in directory.glob("*.json") if _data_file(p).exists())
-
-
-def _data_file(manifest_path: Path) -> Path:
-    return manifest_path.with_name(f"{manifest_path.stem}.csv.gz")
-
-
 def load_set(name: str, directory: Path = CURVES_DIR) -> CurveSet:
     """Load `<directory>/<name>.json` and its gzipped CSV (KeyError naming the known sets)."""
     manifest_path = directory / f"{name}.json"
-    if not manifest_path.exists() or not _data_file(manifest_path).exists():
+    if not manifest_path.exists() or not data_file(manifest_path).exists():
         known = ", ".join(available_sets(directory)) or "none recorded"
         raise KeyError(f"no curve set {name!r} (known: {known}, or {SYNTHETIC!r})")
     manifest = json.loads(manifest_path.read_text())
-    with gzip.open(_data_file(manifest_path), "rt", encoding="utf-8", newline="") as fh:
+    with gzip.open(data_file(manifest_path), "rt", encoding="utf-8", newline="") as fh:
         runs = parse_runs(csv.DictReader(fh), manifest)
     return CurveSet(name, manifest, tuple(runs))
 

@@ -30,8 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from emulator.api.service_rules import BuiltinMetrics, check_create_tuning_job
-from emulator.api.validation import validate_input
 from emulator.clock import ManualClock
 from emulator.domain.documents import new_tuning_doc
 from emulator.domain.events import TrainingMetric, TrainingStatus
@@ -39,6 +37,8 @@ from emulator.domain.status import TERMINAL_TRAINING, TERMINAL_TUNING
 from emulator.ids import tuning_job_arn
 from emulator.ingest import Ingest
 from emulator.records import JobRecords
+from emulator.rules.service_rules import BuiltinMetrics, check_create_tuning_job
+from emulator.rules.validation import validate_input
 from emulator.simulator.curves import Curve, CurveSource, launch_rng, run_key
 from emulator.simulator.report import Outcome, outcome_of
 from emulator.store.sqlite import Store

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from emulator.api.context import ApiContext
 from emulator.bus.memory import InProcessBus
 from emulator.clock import ManualClock
+from emulator.context import ApiContext
 from emulator.control_plane import ControlPlane, runs
 from emulator.domain.events import (
     AGENT_EVENTS,

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from emulator.api.service_rules import (
+from emulator.errors import ResourceNotFound, ValidationException
+from emulator.rules.service_rules import (
     check_create_training_job,
     check_create_tuning_job,
     grid_combinations,
 )
-from emulator.api.validation import validate_input
-from emulator.errors import ResourceNotFound, ValidationException
+from emulator.rules.validation import validate_input
 from emulator.tuner.space import SearchSpace
 from tests.requests import training_request, tuning_definition, tuning_request
 

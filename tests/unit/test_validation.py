@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from botocore.model import ServiceModel
 
-from emulator.api import validation
-from emulator.api.validation import (
+from emulator.errors import SerializationException, UnknownOperationException, ValidationException
+from emulator.rules import validation
+from emulator.rules.validation import (
     compile_java_pattern,
     operation_names,
     render_value,
     translate_java_pattern,
     validate_input,
 )
-from emulator.errors import SerializationException, UnknownOperationException, ValidationException
 from tests.requests import training_request, tuning_request
 
 NAME_PATTERN = "[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}"
