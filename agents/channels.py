@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import boto3
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError
 from botocore.exceptions import ClientError as BotoClientError
@@ -52,8 +53,6 @@ def s3_client(
 
     `account`: the job's, when the emulator is the endpoint: its buckets are that account's
     (moto keeps S3 per account), named to the server in moto's `x-moto-account-id` header."""
-    import boto3
-
     # A session per client: boto3's default session is not safe to share between threads.
     client = boto3.session.Session().client(
         "s3",

@@ -110,7 +110,7 @@ async def online_twin(url: str, agent_id: str, clock: Clock) -> AgentHeartbeat |
     under that id (connecting would take its broker session and set the two fighting)."""
     if urlsplit(url).scheme not in MQTT_SCHEMES:
         return None
-    from emulator.bus.mqtt import read_retained
+    from emulator.bus.mqtt import read_retained  # noqa: PLC0415 - aiomqtt is loaded only when a broker is used
 
     try:
         beat = await read_retained(url, agent_topic(agent_id, "heartbeat"), PROBE_SECONDS)

@@ -53,7 +53,7 @@ def discover_gpus(*, nvidia_smi: str = "nvidia-smi", use_nvml: bool = True) -> l
 def _nvml_gpus() -> list[GpuInfo] | None:
     """None when NVML is not usable here (not installed, or no driver): try nvidia-smi."""
     try:
-        import pynvml
+        import pynvml  # noqa: PLC0415 - nvidia-ml-py is optional (the gpu extra)
     except ImportError:
         return None
     try:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import logging
 import os
 import sys
+import urllib.request
 from pathlib import Path
 
 from aiohttp import web
 
+from agents.main import add_agent_parser, run_agent
 from agents.runtime.choice import RUNTIMES, add_runtime_arguments
+from emulator.client import commands
+from emulator.client.report import report
+from emulator.client.session import Emulator
+from emulator.serve import build_app, endpoint_url
 from emulator.settings import (
     DEFAULT_PORT,
     DEFAULT_TIME_SCALE,
@@ -20,6 +28,7 @@ from emulator.settings import (
     load_config_file,
     parse_image_flag,
 )
+from emulator.simulator.cli import add_simulate_parser, simulate
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -122,8 +131,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from emulator.serve import build_app, endpoint_url
-
     settings = settings_from_args(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     app = build_app(settings)
@@ -159,10 +166,6 @@ def _client_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def client_command(args: argparse.Namespace) -> int:
-    from emulator.client import commands
-    from emulator.client.report import report
-    from emulator.client.session import Emulator
-
     emulator = Emulator(args.endpoint, args.region)
     if args.command == "jobs":
         return commands.jobs(emulator)
@@ -177,9 +180,6 @@ def client_command(args: argparse.Namespace) -> int:
 
 def agents_list(args: argparse.Namespace) -> int:
     """`amt agents`: one line per connected agent, from the server's /health."""
-    import json
-    import urllib.request
-
     with urllib.request.urlopen(f"{args.endpoint.rstrip('/')}/health", timeout=10) as response:
         health = json.load(response)
     for agent in health.get("agents", []):
@@ -194,18 +194,11 @@ def agents_list(args: argparse.Namespace) -> int:
 
 
 def agent(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from agents.main import run_agent
-
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     return asyncio.run(run_agent(args))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agents.main import add_agent_parser
-    from emulator.simulator.cli import add_simulate_parser, simulate
-
     parser = argparse.ArgumentParser(prog="amt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _serve_parser(sub)

@@ -70,7 +70,7 @@ class EmbeddedEmulator:
 
     def client(self, service: str) -> Any:
         """A boto3 client pointed at this emulator, with dummy credentials."""
-        import boto3
+        import boto3  # noqa: PLC0415 - pytest loads this plugin in every run: the server and boto3 only when the fixture is used
 
         return boto3.client(
             service,
@@ -86,7 +86,7 @@ class EmbeddedEmulator:
         return reset_emulator(self.endpoint, self.settings.stop_grace_seconds + 60)
 
     async def _start(self) -> None:
-        from emulator.serve import build_app
+        from emulator.serve import build_app  # noqa: PLC0415 - pytest loads this plugin in every run: the server and boto3 only when the fixture is used
 
         self._runner = web.AppRunner(build_app(self.settings), access_log=None)
         await self._runner.setup()

@@ -116,7 +116,7 @@ class ServerProcess:
         return reset_emulator(self.endpoint)
 
     def client(self, service: str) -> Any:
-        import boto3
+        import boto3  # noqa: PLC0415 - pytest loads this plugin in every run: the server and boto3 only when the fixture is used
 
         return boto3.client(
             service,

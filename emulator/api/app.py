@@ -22,6 +22,7 @@ from emulator.api import auth, control, dispatch
 from emulator.api.aws_services import AWS, AwsServices
 from emulator.api.scope import request_scope
 from emulator.bus.base import Bus
+from emulator.bus.memory import InProcessBus
 from emulator.clock import Clock, SystemClock
 from emulator.context import CONTEXT, ApiContext
 from emulator.errors import (
@@ -121,8 +122,6 @@ def create_app(
     components: list[Component] | None = None,
 ) -> web.Application:
     """The whole server. `components` are extra long-lived parts (control plane, agents)."""
-    from emulator.bus.memory import InProcessBus
-
     clock = clock or SystemClock()
     store = store or Store(settings.db_path)
     context = ApiContext(

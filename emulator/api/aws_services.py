@@ -145,7 +145,7 @@ class AwsServices:
 
     def reset(self) -> None:
         """Forget every moto resource in this process, and the S3 mirror on disk."""
-        from moto.moto_api._internal.models import moto_api_backend
+        from moto.moto_api._internal.models import moto_api_backend  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
 
         with self._s3_lock:
             moto_api_backend.reset()
@@ -201,7 +201,7 @@ class AwsServices:
     def logs_backend(self, scope: Scope | None = None) -> Any:
         """moto's CloudWatch Logs backend for an account and region (default: the server's),
         for in-process writes."""
-        from moto.logs.models import logs_backends
+        from moto.logs.models import logs_backends  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
 
         account, region = self._where(scope)
         return logs_backends[account][region]
@@ -213,14 +213,14 @@ class AwsServices:
         `put_metric_data(namespace, [{"MetricName", "Dimensions", "Value", "Timestamp"}])` takes
         timestamps as naive UTC datetimes, as moto's own request parser produces them.
         """
-        from moto.cloudwatch.models import cloudwatch_backends
+        from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
 
         account, region = self._where(scope)
         return cloudwatch_backends[account][region]
 
     def _s3_backend(self, account: str) -> Any:
-        from moto.s3.models import s3_backends
-        from moto.utilities.utils import get_partition
+        from moto.s3.models import s3_backends  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
+        from moto.utilities.utils import get_partition  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
 
         return s3_backends[account][get_partition(self.region)]
 
@@ -252,8 +252,8 @@ class AwsServices:
         call.body.seek(0)
         if params.get("Action") != ["SimulatePrincipalPolicy"]:
             return None
-        from moto.iam.models import iam_backends
-        from moto.utilities.utils import get_partition
+        from moto.iam.models import iam_backends  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
+        from moto.utilities.utils import get_partition  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
 
         backend = iam_backends[call.account][get_partition(call.region)]
         try:
@@ -281,7 +281,7 @@ class AwsServices:
 
     def _app_for(self, service: str, region: str) -> Any:
         """moto's Flask app for a signing name, built once; None if moto has no such service."""
-        from moto import backend_index
+        from moto import backend_index  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
 
         host = f"http://{service}.{region}.amazonaws.com"
         name: Any = next((n for n, p in backend_index.backend_url_patterns if p.match(host)), None)
@@ -289,7 +289,7 @@ class AwsServices:
             return None
         with self._apps_lock:
             if name not in self._apps:
-                from moto.moto_server.werkzeug_app import create_backend_app
+                from moto.moto_server.werkzeug_app import create_backend_app  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
 
                 self._apps[name] = create_backend_app(name)
             return self._apps[name]

@@ -94,7 +94,7 @@ class S3Mirror:
         self._written.clear()
 
     def _sync_objects(self, name: str, bucket: Any) -> None:
-        from moto.s3.models import FakeKey
+        from moto.s3.models import FakeKey  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
 
         written = self._written[name]
         current = {k: v for k, v in bucket.keys.items() if isinstance(v, FakeKey)}

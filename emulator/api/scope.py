@@ -30,8 +30,8 @@ def account_of(headers: Mapping[str, str], access_key: str | None, default: str)
     if forced:
         return forced
     if access_key:
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.iam.models import get_account_id_from
+        from moto.core import DEFAULT_ACCOUNT_ID  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
+        from moto.iam.models import get_account_id_from  # noqa: PLC0415 - moto is slow to import (about 1 s): loaded on first use
 
         found = get_account_id_from(access_key)
         if found != DEFAULT_ACCOUNT_ID:

@@ -34,7 +34,7 @@ def open_bus(
     if scheme == "memory":
         return nullcontext(InProcessBus())
     if scheme in MQTT_SCHEMES:
-        from emulator.bus.mqtt import MqttBus  # aiomqtt is loaded only when a broker is used
+        from emulator.bus.mqtt import MqttBus  # noqa: PLC0415 - aiomqtt is loaded only when a broker is used
 
         return MqttBus(url or "", client_id=client_id, will=will, clock=clock)
     raise ValueError(

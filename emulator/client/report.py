@@ -45,7 +45,7 @@ def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
 def report(emulator: Emulator, name: str, out: Path) -> list[Path]:
     """Write the table and the charts; returns the files written."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: PLC0415 - matplotlib is optional (the plots extra) and slow to import
 
         matplotlib.use("Agg")
     except ImportError as error:
@@ -80,7 +80,7 @@ def objective_chart(
     name: str, done: list[dict[str, Any]], objective: dict[str, Any], path: Path
 ) -> Path:
     """Each job's final objective at its end time, and the best so far."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib is optional (the plots extra) and slow to import
 
     pick = max if objective.get("Type", "Maximize") == "Maximize" else min
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -102,7 +102,7 @@ def hyperparameter_chart(
     name: str, done: list[dict[str, Any]], tuned: list[str], path: Path
 ) -> Path:
     """One panel per tuned hyperparameter: its value against the final objective."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib is optional (the plots extra) and slow to import
 
     fig, axes = plt.subplots(1, len(tuned), figsize=(4 * len(tuned), 3.5), squeeze=False)
     for ax, key in zip(axes[0], tuned, strict=True):
@@ -124,7 +124,7 @@ def learning_curves_chart(
     path: Path,
 ) -> Path:
     """The objective after every epoch of every job; early-stopped jobs red, ending in an x."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib is optional (the plots extra) and slow to import
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for job, points in curves.items():
@@ -151,7 +151,7 @@ def _number(text: str) -> float | str:
 def _save(fig: Any, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib is optional (the plots extra) and slow to import
 
     plt.close(fig)
     return path

@@ -7,6 +7,8 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+
 
 @dataclass
 class Emulator:
@@ -14,8 +16,6 @@ class Emulator:
     region: str = "us-east-1"
 
     def client(self, service: str) -> Any:
-        import boto3
-
         return boto3.client(
             service,
             endpoint_url=self.endpoint,

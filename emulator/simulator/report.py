@@ -209,7 +209,7 @@ class PlotUnavailable(RuntimeError):
 def require_matplotlib() -> None:
     """Raise PlotUnavailable unless a plot can be drawn (checked before a long simulation)."""
     try:
-        import matplotlib
+        import matplotlib  # noqa: PLC0415 - matplotlib is optional (the plots extra) and slow to import
     except ImportError as exc:
         raise PlotUnavailable("--plot needs matplotlib (pip install matplotlib)") from exc
     matplotlib.use("Agg")
@@ -218,7 +218,7 @@ def require_matplotlib() -> None:
 def write_plot(outcome: Outcome, path: Path) -> None:
     """Final objective of each job at its end time, and the best so far (PNG)."""
     require_matplotlib()
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 - matplotlib is optional (the plots extra) and slow to import
 
     ended = sorted(
         (j for j in outcome.jobs if j.end is not None and j.final_objective is not None),

@@ -14,6 +14,8 @@ import numpy as np
 
 from emulator.tuner.model import Config, History
 from emulator.tuner.space import SearchSpace
+from emulator.tuner.strategies.grid import GridStrategy
+from emulator.tuner.strategies.random import RandomStrategy
 
 STRATEGY_NAMES = ("Bayesian", "Random", "Hyperband", "Grid")
 
@@ -31,9 +33,6 @@ def get_strategy(name: str) -> Strategy:
 
     Hyperband proposes at random: its intelligence is the stopping rule in `tuner.hyperband`.
     """
-    from emulator.tuner.strategies.grid import GridStrategy
-    from emulator.tuner.strategies.random import RandomStrategy
-
     if name in ("Random", "Hyperband"):
         return RandomStrategy()
     if name == "Grid":
