@@ -286,7 +286,7 @@ class Scheduler:
         if not running:
             return
         beats = self._beats.get(beat.agent, 0)
-        stopping = self.store.training_jobs("status = 'Stopping'")
+        stopping = self.store.training_jobs(statuses=("Stopping",))
         names = {row.doc["TrainingJobName"] for row in stopping}
         for ended in [n for n in self._stop_beat if n not in names]:
             del self._stop_beat[ended]
@@ -316,7 +316,7 @@ class Scheduler:
         return lost
 
     def _active(self) -> list[Row]:
-        return self.store.training_jobs("status IN ('InProgress', 'Stopping')")
+        return self.store.training_jobs(statuses=ACTIVE_TRAINING)
 
 
 def _wanted_gpus(row: Row) -> int:

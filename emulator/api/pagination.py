@@ -14,13 +14,14 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from emulator.errors import ValidationException
 from emulator.ids import Scope
-from emulator.store.sqlite import PageRow, Store
+from emulator.store.sqlite import PageQuery, PageRow, Store
+from emulator.store.text import page_body
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class Listing:
 
     table: str
     sort_columns: Mapping[str, str]
+    """SortBy → the store's sort key (`store.sqlite.SORT_COLUMNS`)."""
     default_sort: str
     result_key: str
     filtered_after_page: frozenset[str] = frozenset()
@@ -40,23 +42,29 @@ def list_page(
     listing: Listing,
     params: Mapping[str, Any],
     scope: Scope,
-    extra_where: Sequence[str] = (),
+    *,
+    nothing: bool = False,
 ) -> bytes:
     """One page of a List operation in the request's account and region, filtered, sorted and
-    paged in SQL, and answered from the summaries stored with each job without parsing one."""
+    paged by the store, and answered from the summaries stored with each job without parsing
+    one. `nothing`: a filter no job passes."""
     before = {k: v for k, v in params.items() if k not in listing.filtered_after_page}
-    where, args = common_filters(before)
-    where += ["account = ?", "region = ?", *extra_where]
-    args += [scope.account, scope.region]
     offset, limit = page_bounds(params)
-    order = order_clause(listing, params)
-    rows = store.page(listing.table, where, args, order, limit + 1, offset)
+    query = PageQuery(
+        account=scope.account,
+        region=scope.region,
+        sort=listing.sort_columns[params.get("SortBy", listing.default_sort)],
+        descending=params.get("SortOrder") == "Descending",
+        limit=limit + 1,
+        offset=offset,
+        nothing=nothing,
+        **common_filters(before),
+    )
+    rows = store.page(listing.table, query)
     texts = [row.summary for row in rows[:limit] if _kept(row, params, listing)]
-    body = f'{{"{listing.result_key}":[' + ",".join(texts) + "]"
-    token = next_token(params, offset, limit, len(rows) > limit)
-    if token:
-        body += f',"NextToken":"{token}"'
-    return (body + "}").encode()
+    return page_body(
+        listing.result_key, texts, next_token(params, offset, limit, len(rows) > limit)
+    )
 
 
 def encode_token(offset: int, fingerprint: str) -> str:
@@ -87,26 +95,22 @@ def fingerprint(params: Mapping[str, Any]) -> str:
     return hashlib.sha1(json.dumps(rest, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def common_filters(params: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
-    """SQL conditions for the time, name and status filters shared by the List operations."""
-    where: list[str] = []
-    args: list[Any] = []
-    for key, clause in (
-        ("CreationTimeAfter", "creation_time > ?"),
-        ("CreationTimeBefore", "creation_time < ?"),
-        ("LastModifiedTimeAfter", "last_modified > ?"),
-        ("LastModifiedTimeBefore", "last_modified < ?"),
+def common_filters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The time, name and status filters shared by the List operations, as `PageQuery` fields."""
+    filters: dict[str, Any] = {}
+    for key, field in (
+        ("CreationTimeAfter", "created_after"),
+        ("CreationTimeBefore", "created_before"),
+        ("LastModifiedTimeAfter", "modified_after"),
+        ("LastModifiedTimeBefore", "modified_before"),
     ):
         if key in params:
-            where.append(clause)
-            args.append(float(params[key]))
+            filters[field] = float(params[key])
     if params.get("NameContains"):
-        where.append("instr(name_key, ?) > 0")
-        args.append(str(params["NameContains"]).lower())
+        filters["name_contains"] = str(params["NameContains"])
     if params.get("StatusEquals"):
-        where.append("status = ?")
-        args.append(params["StatusEquals"])
-    return where, args
+        filters["status"] = params["StatusEquals"]
+    return filters
 
 
 def _kept(row: PageRow, params: Mapping[str, Any], listing: Listing) -> bool:
@@ -116,12 +120,6 @@ def _kept(row: PageRow, params: Mapping[str, Any], listing: Listing) -> bool:
     if "StatusEquals" in after and status and row.status != status:
         return False
     return not ("NameContains" in after and name and str(name).lower() not in row.name_key)
-
-
-def order_clause(listing: Listing, params: Mapping[str, Any]) -> str:
-    column = listing.sort_columns[params.get("SortBy", listing.default_sort)]
-    direction = "DESC" if params.get("SortOrder") == "Descending" else "ASC"
-    return f"{column} {direction}, name {direction}"
 
 
 def page_bounds(params: Mapping[str, Any], default: int = 10) -> tuple[int, int]:

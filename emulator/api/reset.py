@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 STOP_MARGIN_SECONDS = 10.0
 POLL_SECONDS = 0.05
-ACTIVE = "status IN ('InProgress', 'Stopping')"
+ACTIVE = ("InProgress", "Stopping")
 
 
 async def reset(request: web.Request) -> web.Response:
@@ -53,14 +53,14 @@ async def reset(request: web.Request) -> web.Response:
 async def stop_everything(ctx: ApiContext) -> list[str]:
     """Stop every running tuning and training job; the names of those whose stop was not
     confirmed in time."""
-    for row in ctx.store.tuning_jobs("status = 'InProgress'"):
+    for row in ctx.store.tuning_jobs(statuses=("InProgress",)):
         await _stop(
             ctx,
             row.doc["HyperParameterTuningJobArn"],
             tuning_jobs.stop_tuning_job,
             {"HyperParameterTuningJobName": row.doc["HyperParameterTuningJobName"]},
         )
-    for row in ctx.store.training_jobs("status = 'InProgress'"):
+    for row in ctx.store.training_jobs(statuses=("InProgress",)):
         await _stop(
             ctx,
             row.doc["TrainingJobArn"],
@@ -69,8 +69,10 @@ async def stop_everything(ctx: ApiContext) -> list[str]:
         )
     deadline = ctx.clock.monotonic() + ctx.settings.stop_grace_seconds + STOP_MARGIN_SECONDS
     while True:
-        running = [r.doc["TrainingJobName"] for r in ctx.store.training_jobs(ACTIVE)]
-        running += [r.doc["HyperParameterTuningJobName"] for r in ctx.store.tuning_jobs(ACTIVE)]
+        running = [r.doc["TrainingJobName"] for r in ctx.store.training_jobs(statuses=ACTIVE)]
+        running += [
+            r.doc["HyperParameterTuningJobName"] for r in ctx.store.tuning_jobs(statuses=ACTIVE)
+        ]
         if not running or ctx.clock.monotonic() >= deadline:
             if running:
                 log.warning("reset: no stop confirmed for %s; removing them anyway", running)

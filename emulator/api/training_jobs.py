@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from emulator.api import pagination
@@ -11,6 +10,7 @@ from emulator.context import ApiContext
 from emulator.errors import ResourceInUse, ValidationException
 from emulator.ids import Scope
 from emulator.rules.service_rules import check_create_training_job
+from emulator.store.text import with_fields
 
 
 async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -25,17 +25,14 @@ async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> Resu
     found = ctx.store.describe_text("training_jobs", params["TrainingJobName"])
     if found is None or Scope(found.account, found.region) != ctx.scope:
         raise ValidationException("Requested resource not found.")
-    text = found.doc
     finals = ctx.store.final_metrics(found.name)
-    if finals:
-        metrics = [{"MetricName": m, "Value": v, "Timestamp": ts} for m, ts, v in finals]
-        text = text[:-1] + ',"FinalMetricDataList":' + json.dumps(metrics) + "}"
-    return text.encode()
+    metrics = [{"MetricName": m, "Value": v, "Timestamp": ts} for m, ts, v in finals]
+    return with_fields(found.doc, {"FinalMetricDataList": metrics} if metrics else {}).encode()
 
 
 async def list_training_jobs(ctx: ApiContext, params: dict[str, Any]) -> Result:
-    no_warm_pools = ["0"] if params.get("WarmPoolStatusEquals") else []
-    return pagination.list_page(ctx.store, LISTING, params, ctx.scope, no_warm_pools)
+    no_warm_pools = bool(params.get("WarmPoolStatusEquals"))  # the emulator keeps none
+    return pagination.list_page(ctx.store, LISTING, params, ctx.scope, nothing=no_warm_pools)
 
 
 async def stop_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:

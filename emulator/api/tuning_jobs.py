@@ -15,6 +15,7 @@ from emulator.errors import ResourceInUse, ValidationException
 from emulator.ids import Scope, tuning_job_arn
 from emulator.records import name_taken
 from emulator.rules.service_rules import check_create_tuning_job
+from emulator.store.text import with_fields
 
 
 def _lookup_doc(ctx: ApiContext, name: str) -> dict[str, Any] | None:
@@ -50,11 +51,11 @@ async def describe_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> Result
     found = ctx.store.describe_text("tuning_jobs", name)
     if found is None or Scope(found.account, found.region) != ctx.scope:
         raise missing_tuning_job(name)
-    text = found.doc
+    live: dict[str, Any] = {}
     if found.status not in TERMINAL_TUNING:
         runtime = int(ctx.clock.now() - found.creation_time)
-        text = text[:-1] + f',"ConsumedResources":{{"RuntimeInSeconds":{runtime}}}}}'
-    return text.encode()
+        live["ConsumedResources"] = {"RuntimeInSeconds": runtime}
+    return with_fields(found.doc, live).encode()
 
 
 async def list_tuning_jobs(ctx: ApiContext, params: dict[str, Any]) -> Result:

@@ -16,7 +16,7 @@ import json
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -137,6 +137,32 @@ class Row:
 
     doc: dict[str, Any]
     meta: dict[str, Any]
+
+
+SORT_COLUMNS = frozenset({"name", "creation_time", "status"})
+"""What a listing can be sorted by (then by name, in the same direction)."""
+
+
+@dataclass(frozen=True)
+class PageQuery:
+    """One page of a listing in the store's terms: the List operations map their filters here.
+
+    Times are epoch seconds; `name_contains` is matched case-insensitively; `nothing` is a
+    filter no stored job passes (the warm pools the emulator never keeps)."""
+
+    account: str
+    region: str
+    sort: str
+    descending: bool
+    limit: int
+    offset: int
+    created_after: float | None = None
+    created_before: float | None = None
+    modified_after: float | None = None
+    modified_before: float | None = None
+    name_contains: str | None = None
+    status: str | None = None
+    nothing: bool = False
 
 
 @dataclass(frozen=True)
@@ -353,8 +379,10 @@ class Store:
         with self.transaction():
             self._db.execute("DELETE FROM tuning_jobs WHERE name_key = ?", (name.lower(),))
 
-    def tuning_jobs(self, where: str = "", args: Sequence[Any] = ()) -> list[Row]:
-        sql = "SELECT doc, meta FROM tuning_jobs" + (f" WHERE {where}" if where else "")
+    def tuning_jobs(self, *, statuses: Collection[str] = ()) -> list[Row]:
+        """Every tuning job, or those in one of `statuses`."""
+        where, args = _status_in(statuses)
+        sql = "SELECT doc, meta FROM tuning_jobs" + where
         return [Row(json.loads(d), json.loads(m)) for d, m in self._db.execute(sql, args)]
 
     def tuning_job_names(self, status: Sequence[str]) -> list[str]:
@@ -426,14 +454,18 @@ class Store:
                 "UPDATE training_jobs SET meta=? WHERE name_key=?", (_dump(meta), name.lower())
             )
 
-    def training_jobs(self, where: str = "", args: Sequence[Any] = ()) -> list[Row]:
-        sql = "SELECT doc, meta FROM training_jobs" + (f" WHERE {where}" if where else "")
-        sql += " ORDER BY seq"
-        return [Row(json.loads(d), json.loads(m)) for d, m in self._db.execute(sql, args)]
+    def training_jobs(self, *, statuses: Collection[str] = ()) -> list[Row]:
+        """Every training job, or those in one of `statuses`, in creation order."""
+        where, args = _status_in(statuses)
+        return self._training_rows(where, args)
 
     def children(self, tuning_job: str) -> list[Row]:
         """Training jobs launched by a tuning job, in launch order."""
-        return self.training_jobs("tuning_job = ?", (tuning_job,))
+        return self._training_rows(" WHERE tuning_job = ?", (tuning_job,))
+
+    def _training_rows(self, where: str, args: Sequence[Any]) -> list[Row]:
+        sql = "SELECT doc, meta FROM training_jobs" + where + " ORDER BY seq"
+        return [Row(json.loads(d), json.loads(m)) for d, m in self._db.execute(sql, args)]
 
     def child_names(self, tuning_job: str) -> list[str]:
         """Names of a tuning job's training jobs in launch order, without loading documents."""
@@ -504,23 +536,17 @@ class Store:
         return [(m, float(t), float(v)) for m, t, v in rows]
 
     # ---- listing ------------------------------------------------------------------------
-    def page(
-        self,
-        table: str,
-        where: Sequence[str],
-        args: Sequence[Any],
-        order_by: str,
-        limit: int,
-        offset: int,
-    ) -> list[PageRow]:
+    def page(self, table: str, query: PageQuery) -> list[PageRow]:
         """One page of a filtered, sorted listing: the stored summaries' JSON text."""
         if table not in ("tuning_jobs", "training_jobs"):
             raise ValueError(table)
-        sql = f"SELECT summary, name_key, status FROM {table}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY {order_by} LIMIT ? OFFSET ?"
-        return [PageRow(*row) for row in self._db.execute(sql, (*args, limit, offset))]
+        if query.sort not in SORT_COLUMNS:
+            raise ValueError(query.sort)
+        where, args = _page_filters(query)
+        direction = "DESC" if query.descending else "ASC"
+        sql = f"SELECT summary, name_key, status FROM {table} WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {query.sort} {direction}, name {direction} LIMIT ? OFFSET ?"
+        return [PageRow(*row) for row in self._db.execute(sql, (*args, query.limit, query.offset))]
 
     def describe_text(self, table: str, name: str) -> StoredText | None:
         """A job's document as stored JSON text, with its columns, without parsing it."""
@@ -643,6 +669,40 @@ _TABLES = (
 def _scope_columns(arn: str) -> tuple[str, str]:
     scope = scope_of_arn(arn, UNSCOPED)
     return scope.account, scope.region
+
+
+def _status_in(statuses: Collection[str]) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause for `status IN (...)`, or none for no statuses."""
+    if not statuses:
+        return "", ()
+    ordered = tuple(sorted(statuses))
+    return f" WHERE status IN ({','.join('?' * len(ordered))})", ordered
+
+
+def _page_filters(query: PageQuery) -> tuple[list[str], list[Any]]:
+    """The conditions and arguments of a listing page, in the request's account and region."""
+    where: list[str] = []
+    args: list[Any] = []
+    for value, clause in (
+        (query.created_after, "creation_time > ?"),
+        (query.created_before, "creation_time < ?"),
+        (query.modified_after, "last_modified > ?"),
+        (query.modified_before, "last_modified < ?"),
+    ):
+        if value is not None:
+            where.append(clause)
+            args.append(value)
+    if query.name_contains:
+        where.append("instr(name_key, ?) > 0")
+        args.append(query.name_contains.lower())
+    if query.status:
+        where.append("status = ?")
+        args.append(query.status)
+    where += ["account = ?", "region = ?"]
+    args += [query.account, query.region]
+    if query.nothing:
+        where.append("0")
+    return where, args
 
 
 def _dump(obj: Any) -> str:
