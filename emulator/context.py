@@ -22,6 +22,8 @@ from emulator.store.sqlite import Row, Store
 
 @dataclass
 class ApiContext:
+    """The server's long-lived parts, seen from one request's account and region."""
+
     settings: Settings
     store: Store
     bus: Bus
