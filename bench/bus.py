@@ -71,6 +71,13 @@ from bench.bus_cluster import (  # noqa: E402
 from bench.bus_flood import METRIC  # noqa: E402
 from bench.bus_profile import Profiler  # noqa: E402
 from emulator.clock import Clock, SystemClock  # noqa: E402
+from emulator.store.reader import (  # noqa: E402
+    count_points_after,
+    failed_with_reason,
+    last_point,
+    points_after,
+    read_only,
+)
 
 SENT = {"Name": METRIC, "Regex": r"sent=([0-9.]+)"}
 QUALITY = {"Name": "quality", "Regex": r"quality=([0-9.]+)"}
@@ -138,32 +145,15 @@ class Throughput:
 
 
 # ---- watching the store ------------------------------------------------------------------------
-@contextmanager
-def read_only(database: Path) -> Iterator[sqlite3.Connection]:
-    """A reader beside the server's writer (WAL): every query sees the latest commit."""
-    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True, isolation_level=None)
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def last_rowid(db: sqlite3.Connection) -> int:
-    return int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM metric_points").fetchone()[0])
-
-
 async def watch_arrivals(
     db: sqlite3.Connection, job: str, expected: int, limit_s: float, clock: Clock
 ) -> list[float]:
     """Poll for `job`'s new points; each one's latency is (now when first seen - its value)."""
     latencies: list[float] = []
-    after = last_rowid(db)
+    after = last_point(db)
     deadline = clock.monotonic() + limit_s
     while len(latencies) < expected and clock.monotonic() < deadline:
-        rows = db.execute(
-            "SELECT rowid, value FROM metric_points WHERE rowid > ? AND job = ? AND metric = ?",
-            (after, job, METRIC),
-        ).fetchall()
+        rows = points_after(db, after, job, METRIC)
         seen = clock.now()
         for rowid, value in rows:
             latencies.append(seen - value)
@@ -185,10 +175,8 @@ async def count_arrivals(
     samples: list[tuple[float, int, float]] = []
     deadline = clock.monotonic() + limit_s
     while clock.monotonic() < deadline:
-        (count,) = db.execute(
-            "SELECT COUNT(*) FROM metric_points WHERE rowid > ?", (after,)
-        ).fetchone()
-        samples.append((clock.monotonic(), int(count), process_cpu_seconds(pid) or 0.0))
+        count = count_points_after(db, after)
+        samples.append((clock.monotonic(), count, process_cpu_seconds(pid) or 0.0))
         if samples[-1][1] >= expected:
             break
         await clock.sleep(COUNT_SECONDS)
@@ -306,7 +294,7 @@ async def program_flood(cluster: Cluster, plan: Plan, clock: Clock) -> Throughpu
     names = [f"flood-{cluster.bus}-{i}" for i in range(AGENTS)]
     lines = [plan.flood_lines + FLOOD_STAGGER * i for i in range(AGENTS)]
     with read_only(cluster.database) as db:
-        after = last_rowid(db)
+        after = last_point(db)
         for name, count in zip(names, lines, strict=True):
             hps = {"mode": "flood", "lines": str(count)}
             cluster.sagemaker.create_training_job(**training_request(name, hps, [SENT]))
@@ -325,13 +313,7 @@ async def program_flood(cluster: Cluster, plan: Plan, clock: Clock) -> Throughpu
 
 def lost_jobs(db: sqlite3.Connection, names: list[str]) -> int:
     """Jobs the control plane failed because their agent looked gone."""
-    marks = ",".join("?" * len(names))
-    (lost,) = db.execute(
-        f"SELECT COUNT(*) FROM training_jobs WHERE name IN ({marks}) AND status = 'Failed' "
-        "AND json_extract(doc, '$.FailureReason') LIKE '%stopped answering%'",
-        names,
-    ).fetchone()
-    return int(lost)
+    return failed_with_reason(db, names, "stopped answering")
 
 
 def pending_jobs(cluster: Cluster, prefix: str) -> list[str]:
@@ -376,7 +358,7 @@ async def synthetic_flood(
     pid = cluster.server_pid
     profiling = profiler.sampling(pid, f"MQTT {mode}") if profiler else nullcontext()
     with read_only(cluster.database) as db:
-        after = last_rowid(db)
+        after = last_point(db)
         if paused:
             os.kill(pid, signal.SIGSTOP)
             try:
