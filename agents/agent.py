@@ -18,9 +18,10 @@ from typing import Any
 
 from agents.resources import GpuInfo
 from agents.runner import AgentContext, StopRequest, run_training_job
-from emulator.bus.base import Bus
+from emulator.bus.base import Bus, BusClosed
 from emulator.domain.events import (
     HEARTBEAT_SECONDS,
+    SILENT_SECONDS,
     STOPS,
     AgentHeartbeat,
     Assignment,
@@ -102,7 +103,7 @@ class BusReporter:
         the runner then stops the program and the job ends as that failure."""
         try:
             await self.agent.bus.publish(training_topic(self.job, kind), event)
-        except RuntimeError as error:
+        except BusClosed as error:
             raise ReportLost(f"{BUS_LOST_REASON} ({error})") from error
 
 
@@ -157,7 +158,7 @@ class Agent:
                 await self.bus.publish(
                     agent_topic(self.agent_id, "heartbeat"), self.heartbeat(), retain=True
                 )
-            except RuntimeError as error:  # the bus is closed: nobody hears us any more
+            except BusClosed as error:  # the bus is closed: nobody hears us any more
                 log.error("agent %s: heartbeats stopped: %s", self.agent_id, error)
                 return
             await self.ctx.clock.sleep(HEARTBEAT_SECONDS)
@@ -187,7 +188,7 @@ class Agent:
             and beat.online
             and bool(beat.instance)
             and beat.instance != self.instance
-            and self.ctx.clock.now() - beat.ts < 3 * HEARTBEAT_SECONDS
+            and self.ctx.clock.now() - beat.ts < SILENT_SECONDS
             and (beat.started, beat.instance) < (self.started, self.instance)
         )
 
@@ -268,7 +269,7 @@ class Agent:
                         await self.bus.publish(
                             agent_topic(self.agent_id, "heartbeat"), offline, retain=True
                         )
-                    except RuntimeError as error:  # closed: the broker sends our will
+                    except BusClosed as error:  # closed: the broker sends our will
                         log.warning("agent %s: no goodbye sent: %s", self.agent_id, error)
                 for task in (listener, beater):
                     task.cancel()

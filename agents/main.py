@@ -28,7 +28,7 @@ from agents.runtime.choice import add_runtime_arguments, engine_for
 from agents.runtime.container import sweep
 from emulator.bus.factory import MQTT_SCHEMES, open_bus
 from emulator.clock import Clock, SystemClock
-from emulator.domain.events import HEARTBEAT_SECONDS, AgentHeartbeat, agent_topic
+from emulator.domain.events import SILENT_SECONDS, AgentHeartbeat, agent_topic
 from emulator.settings import Settings, apply_config, load_config_file, parse_image_flag
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ async def online_twin(url: str, agent_id: str, clock: Clock) -> AgentHeartbeat |
     except Exception as error:  # the broker is away: the bus retries, and says so
         log.warning("could not check whether agent id %r is in use: %s", agent_id, error)
         return None
-    recent = isinstance(beat, AgentHeartbeat) and clock.now() - beat.ts < 3 * HEARTBEAT_SECONDS
+    recent = isinstance(beat, AgentHeartbeat) and clock.now() - beat.ts < SILENT_SECONDS
     return beat if isinstance(beat, AgentHeartbeat) and beat.online and recent else None
 
 

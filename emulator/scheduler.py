@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from emulator.bus.base import Bus
 from emulator.clock import Clock
 from emulator.domain.events import (
-    HEARTBEAT_SECONDS,
+    SILENT_SECONDS,
     AgentHeartbeat,
     Assignment,
     StopTraining,
@@ -109,7 +109,7 @@ class Scheduler:
             return ""
         seen[beat.instance] = (beat.host, now)
         for instance, (_host, when) in list(seen.items()):
-            if now - when > 3 * HEARTBEAT_SECONDS:
+            if now - when > SILENT_SECONDS:
                 del seen[instance]
         if len(seen) < 2:
             return ""
@@ -195,9 +195,7 @@ class Scheduler:
         """Agents not heard from for 3 heartbeat periods are lost, with their jobs."""
         now = self.clock.now()
         silent = {
-            a.agent
-            for a in self.agents.values()
-            if a.online and now - a.last_seen > 3 * HEARTBEAT_SECONDS
+            a.agent for a in self.agents.values() if a.online and now - a.last_seen > SILENT_SECONDS
         }
         for agent in silent:
             self.agents[agent].online = False

@@ -36,6 +36,10 @@ class Subscription(Protocol):
         ...
 
 
+class BusClosed(RuntimeError):
+    """Publishing on a bus that was closed: whoever published learns that nobody will hear it."""
+
+
 class Bus(Protocol):
     async def publish(self, topic: str, event: Event, *, retain: bool = False) -> None:
         """Deliver `event` to every subscription whose filter matches `topic`."""

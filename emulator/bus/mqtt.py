@@ -54,7 +54,7 @@ import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
 
 from emulator.bus.acks import AckLedger, Delivery
-from emulator.bus.base import topic_matches
+from emulator.bus.base import BusClosed, topic_matches
 from emulator.bus.memory import QueueSubscription
 from emulator.clock import Clock, SystemClock
 from emulator.domain.events import Event, decode, encode, new_event_id
@@ -276,7 +276,7 @@ class MqttBus:
     async def publish(self, topic: str, event: Event, *, retain: bool = False) -> None:
         """Queue `event` for the broker; it is sent (again, if need be) until acknowledged."""
         if self._closed:
-            raise RuntimeError(f"bus {self.client_id!r} is closed")
+            raise BusClosed(f"bus {self.client_id!r} is closed")
         self._outbox.append(_Outgoing(topic, encode(event), retain))
         self._idle.clear()
         self._pending.set()

@@ -16,7 +16,9 @@ from typing import Any, ClassVar
 SCHEMA_VERSION = 1
 PREFIX = "amt/v1"
 HEARTBEAT_SECONDS = 5.0
-"""How often agents announce themselves; an agent silent for 3 periods is taken as lost."""
+"""How often agents announce themselves."""
+SILENT_SECONDS = 3 * HEARTBEAT_SECONDS
+"""An agent not heard for this long (3 periods) is taken as lost; one heard within it, as online."""
 
 
 def new_event_id() -> str:

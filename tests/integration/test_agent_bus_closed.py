@@ -15,6 +15,7 @@ import pytest
 
 from agents.agent import BUS_LOST_REASON, Agent
 from agents.runner import AgentContext
+from emulator.bus.base import BusClosed
 from emulator.bus.memory import InProcessBus
 from emulator.clock import SystemClock
 from emulator.domain.events import Assignment, Event, agent_topic, training_topic
@@ -44,7 +45,7 @@ class ClosingBus(InProcessBus):
 
     async def publish(self, topic: str, event: Event, *, retain: bool = False) -> None:
         if self.closed:
-            raise RuntimeError("bus 'amt-agent-test' is closed")
+            raise BusClosed("bus 'amt-agent-test' is closed")
         await super().publish(topic, event, retain=retain)
 
 
