@@ -26,10 +26,11 @@ from typing import Any
 
 from emulator.clock import Clock
 from emulator.domain import summary
+from emulator.domain.commands import Commands
 from emulator.domain.status import ACTIVE_TRAINING
 from emulator.records import JobRecords
 from emulator.store.sqlite import Row, Store
-from emulator.tuner.service import Command, TunerService
+from emulator.tuner.service import TunerService
 
 PRUNERS = ("median", "asha")
 
@@ -49,12 +50,10 @@ class OptunaPrunedTuner(TunerService):
     """A tuner whose per-epoch stopping decisions are an Optuna pruner's (one study per
     tuning job); everything else is `TunerService`'s own."""
 
-    def __init__(
-        self, store: Store, records: JobRecords, clock: Clock, command: Command, pruner: str
-    ) -> None:
+    def __init__(self, store: Store, records: JobRecords, clock: Clock, pruner: str) -> None:
         import optuna
 
-        super().__init__(store, records, clock, command)
+        super().__init__(store, records, clock)
         optuna.logging.set_verbosity(logging.WARNING)
         self.pruner_name = pruner
         self._pruner = make_pruner(pruner)
@@ -80,25 +79,26 @@ class OptunaPrunedTuner(TunerService):
             self._trials[name] = self._study(row.meta["tuning_job"], objective.get("Type")).ask()
         return self._trials[name]
 
-    async def on_metric(self, row: Row, metric: str, step: int, value: float) -> None:
+    def on_metric(self, row: Row, metric: str, step: int, value: float) -> Commands:
         """Report the objective to the job's trial; stop the job when the pruner says so."""
         tuning = row.meta.get("tuning_job")
         if not tuning or metric != row.meta.get("objective", {}).get("MetricName"):
-            return
+            return []
         parent = self.store.get_tuning_job(tuning)
         if parent is None or parent.meta.get("ending"):
-            return
+            return []
         if row.doc["TrainingJobStatus"] != "InProgress":
-            return
+            return []
         trial = self._trial(row)
         trial.report(value, step)
         if trial.should_prune():
-            await self.stop_child(row, "early_stop", f"Stopping: Optuna {self.pruner_name}")
+            return self.stop_child(row, "early_stop", f"Stopping: Optuna {self.pruner_name}")
+        return []
 
-    async def on_tuning_changed(self, name: str) -> None:
+    def on_tuning_changed(self, name: str) -> Commands:
         """Tell the study about every job that ended, then let the tuner do its part."""
         self._tell_ended(name)
-        await super().on_tuning_changed(name)
+        return super().on_tuning_changed(name)
 
     def _tell_ended(self, tuning_job: str) -> None:
         import optuna

@@ -355,9 +355,8 @@ def run_variant(variant: Variant, seed: int, settings: Settings) -> Result:
     )
     engine = Engine(simulation, builtin_metrics=builtin_metrics)
     if variant.pruner:
-        old = engine.tuner
-        engine.tuner = OptunaPrunedTuner(
-            old.store, old.records, old.clock, old.command, variant.pruner
+        engine.lifecycle.tuner = OptunaPrunedTuner(
+            engine.store, engine.records, engine.clock, variant.pruner
         )
 
     async def run_all() -> list[Outcome]:

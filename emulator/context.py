@@ -1,23 +1,51 @@
 """What the API handlers and the control plane work with: the store, the bus, the clock, the
-settings, the job records, and the account and region a request acts in (`for_scope`: a copy
-per request). Below the HTTP edge, so the control plane and the console need no part of it.
+settings, the job records, the control plane's inbox, and the account and region a request
+acts in (`for_scope`: a copy per request). Below the HTTP edge, so the control plane and the
+console need no part of it.
 
 `CONTEXT` is the key under which the app holds the server's one context."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import asyncio
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
 from emulator.bus.base import Bus
 from emulator.clock import Clock
-from emulator.domain.events import CONTROL_TOPIC, ControlCommand
+from emulator.domain.commands import Command
 from emulator.errors import ResourceNotFound, ValidationException
 from emulator.ids import Scope, scope_of_arn
 from emulator.records import JobRecords
 from emulator.settings import Settings
 from emulator.store.sqlite import Row, Store
+
+
+class ControlInbox:
+    """Commands from the HTTP edge to the control plane, in the order sent.
+
+    The edge and the control plane share one process and one event loop, so a request's
+    command is a queue entry, not a bus message: the bus carries what crosses processes."""
+
+    def __init__(self) -> None:
+        self._queue: asyncio.Queue[Command] = asyncio.Queue()
+        self._unfinished = 0
+
+    def send(self, command: Command) -> None:
+        self._unfinished += 1
+        self._queue.put_nowait(command)
+
+    async def next(self) -> Command:
+        """The oldest command; call `done` once it has been carried out."""
+        return await self._queue.get()
+
+    def done(self) -> None:
+        self._unfinished -= 1
+
+    def idle(self) -> bool:
+        """Nothing sent is waiting or being carried out."""
+        return self._unfinished == 0
 
 
 @dataclass
@@ -31,6 +59,8 @@ class ApiContext:
     records: JobRecords
     request_scope: Scope | None = None
     """The request's account and region (`for_scope`); None: the server's defaults."""
+    inbox: ControlInbox = field(default_factory=ControlInbox)
+    """Shared by every per-request copy: the control plane takes the commands from it."""
 
     @property
     def scope(self) -> Scope:
@@ -69,10 +99,9 @@ class ApiContext:
             raise ValidationException("Requested resource not found.")
         return row
 
-    async def command(self, action: str, name: str) -> None:
-        """Tell the control plane (tuner, scheduler) that something needs its attention."""
-        event = ControlCommand(ts=self.clock.now(), action=action, name=name)
-        await self.bus.publish(CONTROL_TOPIC, event)
+    def send(self, command: Command) -> None:
+        """Tell the control plane (tuner, scheduler) that a job needs its attention."""
+        self.inbox.send(command)
 
 
 def missing_tuning_job(name: str) -> ResourceNotFound:

@@ -1,10 +1,12 @@
-"""The control plane: one consumer of the bus that applies agent events to the store and runs
-the tuner's and the scheduler's handlers, in the order the events arrived.
+"""The control plane: the server's driver of the jobs' lifecycle (`lifecycle.Lifecycle`), fed
+by the agents' events on the bus and by the HTTP edge's commands (`ControlInbox`), with the
+scheduler as the executor of the tuner's commands.
 
-Handling events sequentially in one task is what keeps the store consistent without locks: a
-handler always sees the effects of every earlier event. The one liberty taken: consecutive
-metric and log events (a flood, most of the traffic) are stored as one run, in one transaction,
-before the tuner judges their points one by one, in order.
+Handling one thing at a time (a batch of bus events, an edge command, a tick: each takes the
+plane's turn) is what keeps the store consistent without locks on the data: a handler always
+sees the effects of every earlier one. The one liberty taken: consecutive metric and log events
+(a flood, most of the traffic) are stored as one run, in one transaction, before the tuner
+judges their points one by one, in order.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -21,10 +23,8 @@ from emulator.cloudwatch import CloudWatchSink
 from emulator.context import ApiContext
 from emulator.domain.events import (
     AGENT_EVENTS,
-    CONTROL_TOPIC,
     HEARTBEATS,
     AgentHeartbeat,
-    ControlCommand,
     Event,
     StopTraining,
     TrainingLog,
@@ -35,8 +35,9 @@ from emulator.domain.events import (
 from emulator.domain.status import PRIMARY_OF, TERMINAL_TRAINING
 from emulator.ids import Scope, scope_of_arn
 from emulator.ingest import BulkEvent, Ingest, StoredPoint
+from emulator.lifecycle import Lifecycle
 from emulator.scheduler import Scheduler
-from emulator.store.sqlite import Row, disk_full
+from emulator.store.sqlite import disk_full
 from emulator.tuner.early_stopping import RunningAverages
 from emulator.tuner.service import TunerService
 
@@ -60,16 +61,18 @@ LOST_ON_RESTART = (
 class ControlPlane:
     def __init__(self, ctx: ApiContext, cloudwatch: CloudWatchSink | None = None) -> None:
         self.ctx = ctx
-        self.tuner = TunerService(ctx.store, ctx.records, ctx.clock, self._command)
+        self.tuner = TunerService(ctx.store, ctx.records, ctx.clock)
         self.scheduler = Scheduler(
             ctx.store,
             ctx.records,
             ctx.bus,
             ctx.clock,
-            self.job_ended,
             endpoint=ctx.settings.advertised_endpoint,
         )
         self.ingest = Ingest(ctx.store, ctx.records, ctx.settings.data_dir / "logs", cloudwatch)
+        self.lifecycle = Lifecycle(self.ingest, self.tuner, self.scheduler)
+        self.turn = asyncio.Lock()
+        """Held while one batch, command or tick is handled: they never interleave."""
         self.idle = asyncio.Event()
         self.idle.set()
 
@@ -80,25 +83,19 @@ class ControlPlane:
         if self.ingest.cloudwatch is not None:
             self.ingest.cloudwatch.forget()
 
-    async def _command(self, action: str, name: str) -> None:
-        await self.ctx.command(action, name)
-
     async def handle(self, event: Event) -> None:
         if isinstance(event, TrainingMetric | TrainingLog):
             await self._bulk([event])
         elif isinstance(event, TrainingStatus):
             self.scheduler.seen_job(event.job)
-            row = self.ingest.status(event)
-            if row is not None and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING:
-                await self.job_ended(row)
-            elif row is None:
+            if await self.lifecycle.status(event) is None:
                 await self._stop_if_ended(event)
         elif isinstance(event, AgentHeartbeat):
-            await self._ended(self.scheduler.on_heartbeat(event))
+            lost = self.scheduler.on_heartbeat(event)
+            if lost:
+                await self.lifecycle.ended(lost)
             await self.scheduler.stop_again(event)
             await self.scheduler.place_waiting()
-        elif isinstance(event, ControlCommand):
-            await self._control(event)
 
     async def _bulk(self, events: Sequence[BulkEvent]) -> None:
         """A run of metric and log events: stored together, then judged point by point."""
@@ -106,9 +103,7 @@ class ControlPlane:
             self.scheduler.seen_job(job)
         stored = await self._guarded(f"{len(events)} events", partial(self._store, events))
         for point in stored or []:
-            e = point.event
-            judge = partial(self.tuner.on_metric, point.row, e.name, point.step, e.value)
-            await self._guarded(e, judge)
+            await self._guarded(point.event, partial(self.lifecycle.judge, point))
 
     async def _stop_if_ended(self, event: TrainingStatus) -> None:
         """An agent still runs a job the store has ended (lost, then back): stop it there."""
@@ -121,36 +116,16 @@ class ControlPlane:
             stop = StopTraining(ts=self.ctx.clock.now(), job=event.job, reason="lost")
             await self.ctx.bus.publish(training_topic(event.job, "stop"), stop)
 
-    async def _control(self, event: ControlCommand) -> None:
-        if event.action in ("tuning-created", "tuning-stop"):
-            await self.tuner.on_tuning_changed(event.name)
-        elif event.action == "training-created":
-            await self.scheduler.place_waiting()
-        elif event.action == "training-stop":
-            await self.scheduler.stop(event.name)
-
-    async def job_ended(self, row: Row) -> None:
-        tuning = row.meta.get("tuning_job")
-        if tuning:
-            await self.tuner.on_tuning_changed(tuning)
-        await self.scheduler.place_waiting()
-
-    async def _ended(self, rows: list[Row]) -> None:
-        """Let the tuner react once to jobs that ended outside the agents' reports."""
-        tunings = {str(r.meta["tuning_job"]) for r in rows if r.meta.get("tuning_job")}
-        for name in sorted(tunings):
-            await self.tuner.on_tuning_changed(name)
-
     async def start(self) -> None:
         """Reconcile after a restart: in-process agents' jobs are gone, tuning jobs go on.
 
         Jobs on remote agents stay: the agents' heartbeats re-attach them, or show them lost.
         """
-        await self._ended(
-            self.scheduler.lose_agent_jobs(lambda a: a.startswith("local-"), LOST_ON_RESTART)
-        )
-        await self.tuner.resume()
-        await self.scheduler.place_waiting()
+        async with self.turn:
+            lost = self.scheduler.lose_agent_jobs(lambda a: a.startswith("local-"), LOST_ON_RESTART)
+            await self.lifecycle.ended(lost)
+            await self.lifecycle.resume()
+            await self.scheduler.place_waiting()
 
     async def consume(self, events: Subscription) -> None:
         """Take every event already waiting (up to BATCH) at once: consecutive metric and log
@@ -161,12 +136,24 @@ class ControlPlane:
         the process dies is delivered again, and the store's idempotence applies it once."""
         while True:
             batch = await self._gather(events)
-            for run in runs(event for _topic, event in batch):
-                if isinstance(run, list):
-                    await self._bulk(run)
-                else:
-                    await self._guarded(run, partial(self.handle, run))
+            async with self.turn:
+                for run in runs(event for _topic, event in batch):
+                    if isinstance(run, list):
+                        await self._bulk(run)
+                    else:
+                        await self._guarded(run, partial(self.handle, run))
             self.idle.set()
+
+    async def serve_inbox(self) -> None:
+        """Carry out the HTTP edge's commands (a job created, a stop requested), in order."""
+        inbox = self.ctx.inbox
+        while True:
+            command = await inbox.next()
+            try:
+                async with self.turn:
+                    await self._guarded(command, partial(self.lifecycle.apply, [command]))
+            finally:
+                inbox.done()
 
     async def _gather(self, events: Subscription) -> list[tuple[str, Event]]:
         """The next batch. A bus hands over about one message per turn of the event loop (MQTT:
@@ -207,8 +194,11 @@ class ControlPlane:
         while True:
             await self.ctx.clock.sleep(TICK_SECONDS)
             try:
-                await self.tuner.tick()
-                await self._ended(self.scheduler.silent_agents())
+                async with self.turn:
+                    await self.lifecycle.tick()
+                    lost = self.scheduler.silent_agents()
+                    if lost:
+                        await self.lifecycle.ended(lost)
             except Exception:
                 log.exception("control plane tick failed")
 
@@ -257,27 +247,38 @@ def job_scopes(ctx: ApiContext) -> Callable[[str], Scope | None]:
 
 @asynccontextmanager
 async def running(plane: ControlPlane) -> AsyncIterator[None]:
-    """Run the control plane on its bus for the duration of the block; drain on the way out."""
-    async with plane.ctx.bus.subscribe(*AGENT_EVENTS, CONTROL_TOPIC, HEARTBEATS) as events:
-        consumer = asyncio.create_task(plane.consume(events), name="control-plane-consumer")
-        ticker = asyncio.create_task(plane.tick(), name="control-plane-tick")
+    """Run the control plane on its bus for the duration of the block; drain on the way out.
+
+    Its three tasks (bus events, edge commands, ticks) belong to one TaskGroup, which waits
+    for them on the way out: none outlives the block."""
+    async with (
+        plane.ctx.bus.subscribe(*AGENT_EVENTS, HEARTBEATS) as events,
+        asyncio.TaskGroup() as tasks,
+    ):
+        workers = [
+            tasks.create_task(plane.consume(events), name="control-plane-consumer"),
+            tasks.create_task(plane.serve_inbox(), name="control-plane-inbox"),
+            tasks.create_task(plane.tick(), name="control-plane-tick"),
+        ]
         await plane.start()
         try:
             yield
         finally:
             await _drain(plane)
-            for task in (consumer, ticker):
-                task.cancel()
-            for task in (consumer, ticker):
-                with suppress(asyncio.CancelledError):
-                    await task
+            for worker in workers:
+                worker.cancel()
 
 
 async def _drain(plane: ControlPlane, rounds: int = 50) -> None:
-    """Let already-published events be applied before shutting down."""
+    """Let already-published events and already-sent commands be carried out before
+    shutting down."""
+
+    def idle() -> bool:
+        return plane.idle.is_set() and plane.ctx.inbox.idle()
+
     for _ in range(rounds):
         await plane.ctx.clock.sleep(0)
-        if plane.idle.is_set():
+        if idle():
             await plane.ctx.clock.sleep(0.01)
-            if plane.idle.is_set():
+            if idle():
                 return

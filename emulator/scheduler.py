@@ -9,11 +9,12 @@ active jobs assigned to each agent), so a restart cannot make the scheduler forg
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from emulator.bus.base import Bus
 from emulator.clock import Clock
+from emulator.domain.commands import TuningEnded
 from emulator.domain.events import (
     SILENT_SECONDS,
     AgentHeartbeat,
@@ -47,8 +48,6 @@ long that takes on a loaded machine (or in scaled virtual time), but not six tim
 RESTOP_BEATS = 2
 """Heartbeats an agent may keep running a `Stopping` job after its stop was sent."""
 
-JobEnded = Callable[[Row], Awaitable[None]]
-
 
 @dataclass
 class AgentInfo:
@@ -78,7 +77,6 @@ class Scheduler:
         records: JobRecords,
         bus: Bus,
         clock: Clock,
-        on_ended: JobEnded,
         endpoint: str = "",
     ) -> None:
         self.endpoint = endpoint
@@ -87,7 +85,6 @@ class Scheduler:
         self.records = records
         self.bus = bus
         self.clock = clock
-        self.on_ended = on_ended
         self.agents: dict[str, AgentInfo] = {}
         self._agent_of: dict[str, str] = {}
         self._beats: dict[str, int] = {}
@@ -216,6 +213,18 @@ class Scheduler:
     def free_slots(self) -> dict[str, int]:
         return {a: slots for a, (slots, _gpus) in self.free_capacity().items()}
 
+    async def launch(self, jobs: list[str]) -> None:
+        """New jobs wait in the store; place them (and any other waiting job) now."""
+        await self.place_waiting()
+
+    async def freed(self) -> None:
+        """Jobs ended and their slots are free: place what waits."""
+        await self.place_waiting()
+
+    async def tuning_ended(self, ended: TuningEnded) -> None:
+        """Nothing to do: a tuning job ends only once its training jobs have (their slots
+        were freed then)."""
+
     async def place_waiting(self) -> None:
         """Give every waiting job a free slot (and the GPUs it asks for), oldest first."""
         free = self.free_capacity()
@@ -257,16 +266,18 @@ class Scheduler:
         )
         await self.bus.publish(agent_topic(agent, "assignments"), event)
 
-    async def stop(self, name: str) -> None:
-        """Stop a job wherever it is: on its agent, or before it ever reached one."""
+    async def stop(self, name: str) -> Row | None:
+        """Stop a job wherever it is: on its agent, or, before it ever reached one, here and
+        now (then the job, ended, is returned)."""
         row = self.store.get_training_job(name)
         if row is None or row.doc["TrainingJobStatus"] not in ACTIVE_TRAINING:
-            return
+            return None
         if row.meta.get("agent"):
             await self._send_stop(row)
-            return
+            return None
         if self.records.move(row, "Stopped", "Stopped before an instance was assigned"):
-            await self.on_ended(row)
+            return row
+        return None
 
     async def _send_stop(self, row: Row) -> None:
         name, agent = row.doc["TrainingJobName"], str(row.meta.get("agent"))

@@ -7,6 +7,7 @@ from typing import Any
 from emulator.api import pagination
 from emulator.api.context import Handler, Result, require_in_progress
 from emulator.context import ApiContext
+from emulator.domain.commands import Launch, Stop
 from emulator.errors import ResourceInUse, ValidationException
 from emulator.ids import Scope
 from emulator.rules.service_rules import check_create_training_job
@@ -16,7 +17,7 @@ from emulator.store.text import with_fields
 async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     check_create_training_job(params)
     row = ctx.records.create_training(params, {}, ctx.scope)
-    await ctx.command("training-created", params["TrainingJobName"])
+    ctx.send(Launch(params["TrainingJobName"]))
     return {"TrainingJobArn": row.doc["TrainingJobArn"]}
 
 
@@ -40,7 +41,7 @@ async def stop_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str
     require_in_progress("training job", row.doc["TrainingJobStatus"])
     row.meta["stop_reason"] = "user"
     ctx.records.move(row, "Stopping")
-    await ctx.command("training-stop", row.doc["TrainingJobName"])
+    ctx.send(Stop(row.doc["TrainingJobName"]))
     return {}
 
 

@@ -8,6 +8,7 @@ from emulator.api import pagination
 from emulator.api.context import Handler, Result, require_in_progress
 from emulator.context import ApiContext, missing_tuning_job
 from emulator.domain.builtin import builtin_metrics
+from emulator.domain.commands import Refresh
 from emulator.domain.documents import new_tuning_doc
 from emulator.domain.status import TERMINAL_TUNING
 from emulator.domain.summary import training_summary
@@ -41,7 +42,7 @@ async def create_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str
     with ctx.store.transaction():
         ctx.store.insert_tuning_job(doc, {"launched": 0})
         ctx.store.add_tags(arn, [(t["Key"], t["Value"]) for t in params.get("Tags", [])])
-    await ctx.command("tuning-created", name)
+    ctx.send(Refresh(name))
     return {"HyperParameterTuningJobArn": arn}
 
 
@@ -103,7 +104,7 @@ async def stop_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, 
     row.doc["LastModifiedTime"] = ctx.clock.now()
     row.meta["ending"] = "Stopped"
     ctx.store.update_tuning_job(row)
-    await ctx.command("tuning-stop", row.doc["HyperParameterTuningJobName"])
+    ctx.send(Refresh(row.doc["HyperParameterTuningJobName"]))
     return {}
 
 

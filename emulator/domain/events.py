@@ -114,18 +114,6 @@ class AgentHeartbeat(Event):
     """When this agent process started: of two under one id, the later one gives way."""
 
 
-@dataclass(frozen=True)
-class ControlCommand(Event):
-    """API → control plane: something about a job changed that the tuner or scheduler must act on.
-
-    action: tuning-created | tuning-stop | training-created | training-stop
-    """
-
-    kind: ClassVar[str] = "control"
-    action: str = ""
-    name: str = ""
-
-
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -135,7 +123,6 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Assignment,
         StopTraining,
         AgentHeartbeat,
-        ControlCommand,
     )
 }
 
@@ -170,7 +157,6 @@ def agent_topic(agent: str, what: str) -> str:
     return f"{PREFIX}/agents/{agent}/{what}"
 
 
-CONTROL_TOPIC = f"{PREFIX}/control"
 AGENT_EVENTS = (
     f"{PREFIX}/training-jobs/+/status",
     f"{PREFIX}/training-jobs/+/metrics",

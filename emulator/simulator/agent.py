@@ -13,8 +13,9 @@ plays the job's recorded curve in the server's clock:
     a stop:    Stopped after the stop delay (Failed, retryable, when the server shuts down)
 
 The curve is drawn as `amt simulate` draws it (`RecordedCurves`: the nearest recorded run in
-the tuning job's encoded search space, ties broken by the same seeded generator), and the
-timeline follows `simulator.engine` step by step, so both answer a request alike.
+the tuning job's encoded search space, ties broken by the same seeded generator), and its
+timeline is the one `simulator.engine` schedules (`simulator.timeline`), so both answer a
+request alike.
 
 A job is refused (Failed, `ClientError:` reason) when its curve set cannot stand for it: a
 tuned hyperparameter the set never recorded, or an objective metric it does not record.
@@ -49,6 +50,7 @@ from emulator.simulator.curves import (
     space_of,
 )
 from emulator.simulator.engine import SimulationSettings
+from emulator.simulator.timeline import timeline
 from emulator.tuner.space import SearchSpace
 
 CACHED_SOURCES = 64
@@ -160,36 +162,6 @@ def _text(error: Exception) -> str:
     if isinstance(error, KeyError):
         return f"the job does not set hyperparameter {error.args[0]}"
     return str(error)
-
-
-# --- the timeline -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    """One moment of a replay, in seconds after Training started."""
-
-    at: float
-    epoch: int = 0
-    """The epoch whose metrics are reported now (1-based); 0 for the end."""
-    end: str = ""
-    """The terminal status at the end: Completed, Failed or MaxRuntimeExceeded."""
-
-
-def timeline(curve: Curve, max_runtime: float, upload_seconds: float = 0.0) -> list[Step]:
-    """Every epoch end that happens before MaxRuntimeInSeconds, then the end: as the engine
-    schedules them (an epoch that would end after the deadline ends the job at it instead)."""
-    steps: list[Step] = []
-    elapsed = 0.0
-    for epoch, seconds in enumerate(curve.epoch_seconds, start=1):
-        elapsed += seconds
-        if elapsed > max_runtime:
-            return [*steps, Step(max_runtime, end="MaxRuntimeExceeded")]
-        steps.append(Step(elapsed, epoch=epoch))
-    elapsed += upload_seconds
-    if elapsed > max_runtime:
-        return [*steps, Step(max_runtime, end="MaxRuntimeExceeded")]
-    return [*steps, Step(elapsed, end="Failed" if curve.failure else "Completed")]
 
 
 # --- log lines ----------------------------------------------------------------------------------

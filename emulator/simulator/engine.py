@@ -1,20 +1,21 @@
-"""Tuning jobs in virtual time: an event heap driving the real tuner, records, ingest and store.
+"""Tuning jobs in virtual time: an event heap playing every agent, on the shared lifecycle.
 
-The engine plays the part of the control plane and of every agent at once. Its heap holds
-`(time, seq, event)`; the clock (a `ManualClock`) jumps to each event's time, nothing sleeps.
-The tuner issues the same commands it issues in a real run, and the engine answers them:
+The engine is the simulator's executor of the lifecycle (`emulator.lifecycle`): the same
+driver, tuner, records, ingest and store as the server's control plane, on a `ManualClock`
+that jumps to each event's time (nothing sleeps). Its heap holds `(time, seq, event)`; the
+commands the tuner issues in a real run are answered here:
 
-    training-created  -> the job's curve is drawn; after the start-up overhead the job moves
-                         Downloading -> Training, reports every metric after each epoch (through
-                         `Ingest.metric` and `TunerService.on_metric`, exactly as an agent's
-                         reports are applied), then Uploading -> Completed (Failed for a
-                         recorded run that failed; MaxRuntimeExceeded when the job's
-                         StoppingCondition runs out first)
-    training-stop     -> the job's future events leave the heap; after the stop delay it is
-                         Stopped (early stopping, Hyperband, a tuning job that ended)
+    Launch  -> the job's curve is drawn; after the start-up overhead the job moves
+               Downloading -> Training and then follows its replay timeline
+               (`simulator.timeline`, the one the simulated agent of `amt serve --simulate`
+               follows): every metric after each epoch, reported through the lifecycle exactly
+               as an agent's reports are, then Uploading -> Completed (Failed for a recorded
+               run that failed; MaxRuntimeExceeded when StoppingCondition runs out first)
+    Stop    -> the job's future events leave the heap; after the stop delay it is Stopped
+               (early stopping, Hyperband, a tuning job that ended)
 
-A job's epochs are scheduled one at a time, so a job has at most one event in the heap. A
-tuning job's MaxRuntimeInSeconds is an event too, answered with `TunerService.tick()`. Several
+A job's steps are scheduled one at a time, so a job has at most one event in the heap. A
+tuning job's MaxRuntimeInSeconds is an event too, answered with the lifecycle's tick. Several
 tuning jobs can run one after the other in one engine (one store): warm start children see
 the parents simulated before them.
 """
@@ -31,17 +32,19 @@ from typing import Any
 import numpy as np
 
 from emulator.clock import ManualClock
+from emulator.domain.commands import TuningEnded
 from emulator.domain.documents import new_tuning_doc
 from emulator.domain.events import TrainingMetric, TrainingStatus
-from emulator.domain.status import TERMINAL_TRAINING, TERMINAL_TUNING
 from emulator.ids import tuning_job_arn
 from emulator.ingest import Ingest
+from emulator.lifecycle import Lifecycle
 from emulator.records import JobRecords
 from emulator.rules.service_rules import BuiltinMetrics, check_create_tuning_job
 from emulator.rules.validation import validate_input
 from emulator.simulator.curves import Curve, CurveSource, launch_rng, run_key
 from emulator.simulator.report import Outcome, outcome_of
-from emulator.store.sqlite import Store
+from emulator.simulator.timeline import Step, timeline
+from emulator.store.sqlite import Row, Store
 from emulator.tuner.service import TunerService
 
 REGION = "us-east-1"
@@ -72,22 +75,18 @@ class Begin:
 
 
 @dataclass(frozen=True)
-class EpochEnd:
-    job: str
-    epoch: int
-    """1-based."""
+class Reached:
+    """The job reached step `index` of its timeline."""
 
-
-@dataclass(frozen=True)
-class Finish:
     job: str
+    index: int
 
 
 @dataclass(frozen=True)
 class End:
+    """The job's stop delay is over: Stopped."""
+
     job: str
-    status: str
-    """Stopped | MaxRuntimeExceeded."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class Tick:
     tuning: str
 
 
-Event = Begin | EpochEnd | Finish | End | Tick
+Event = Begin | Reached | End | Tick
 
 
 @dataclass(order=True)
@@ -110,7 +109,7 @@ class SimJob:
     """What the engine knows of a training job it simulates (the store knows the rest)."""
 
     curve: Curve
-    max_runtime: float
+    steps: list[Step]
     started: float = 0.0
 
 
@@ -133,7 +132,9 @@ class Engine:
         self.store = store or Store(":memory:")
         self.records = JobRecords(self.store, self.clock, REGION, ACCOUNT)
         self.ingest = Ingest(self.store, self.records, _logs_dir())
-        self.tuner = TunerService(self.store, self.records, self.clock, self._command)
+        self.lifecycle = Lifecycle(
+            self.ingest, TunerService(self.store, self.records, self.clock), self
+        )
         self.heap: list[Scheduled] = []
         self.jobs: dict[str, SimJob] = {}
         self._seq = 0
@@ -141,10 +142,15 @@ class Engine:
         self._curves: CurveSource | None = None
         self._rng_key: list[int] = []
         self._launched = 0
-        self._running: str | None = None
-        """A tuning job known to be running: no tuner handler that could end it ran since."""
+        self._ended: set[str] = set()
+        """Tuning jobs the lifecycle reported ended (`TuningEnded`)."""
 
     # ---- public ---------------------------------------------------------------------------
+    @property
+    def tuner(self) -> TunerService:
+        """The lifecycle's tuner (a benchmark may put another in `lifecycle.tuner`)."""
+        return self.lifecycle.tuner
+
     async def run(self, request: Mapping[str, Any], curves: CurveSource) -> Outcome:
         """Simulate one CreateHyperParameterTuningJob request to its end; its outcome."""
         name = await self.start(request, curves)
@@ -165,24 +171,17 @@ class Engine:
         self._curves = curves
         self._rng_key = run_key(self.settings.seed, name, self._runs)
         self._launched = 0
-        self._running = None
+        self._ended.discard(name)
         self._create(params)
-        await self.tuner.on_tuning_changed(name)
+        await self.lifecycle.apply(self.tuner.on_tuning_changed(name))
         return name
 
     async def step(self, name: str) -> bool:
-        """Apply the next event; False once tuning job `name` has ended.
-
-        The store is asked only when the tuner may have ended a tuning job since the last
-        answer (it does so only when a training job ends, or on a tick): reading the tuning
-        job's document at every one of thousands of metric events was a sizeable share of a
-        simulation."""
-        if self._running != name:
-            if self._ended(name):
-                self.heap = [s for s in self.heap if not isinstance(s.event, Tick)]
-                heapq.heapify(self.heap)
-                return False
-            self._running = name
+        """Apply the next event; False once tuning job `name` has ended."""
+        if name in self._ended:
+            self.heap = [s for s in self.heap if not isinstance(s.event, Tick)]
+            heapq.heapify(self.heap)
+            return False
         if not self.heap:
             raise SimulationError(f"tuning job {name} has nothing left to do but has not ended")
         item = heapq.heappop(self.heap)
@@ -225,28 +224,32 @@ class Engine:
             self.heap = kept
             heapq.heapify(self.heap)
 
-    def _ended(self, name: str) -> bool:
-        row = self.store.get_tuning_job(name)
-        return row is None or row.doc["HyperParameterTuningJobStatus"] in TERMINAL_TUNING
+    # ---- the executor of the lifecycle's commands ---------------------------------------------
+    async def launch(self, jobs: list[str]) -> None:
+        """Draw each new job's curve and timeline; it begins after the start-up overhead."""
+        for name in jobs:
+            row = self.store.get_training_job(name)
+            if row is None or self._curves is None:
+                continue
+            self._launched += 1
+            rng = launch_rng(self._rng_key, self._launched)
+            curve = self._curves.curve(dict(row.doc["HyperParameters"]), rng)
+            max_runtime = float(row.doc["StoppingCondition"]["MaxRuntimeInSeconds"])
+            steps = timeline(curve, max_runtime, self.settings.upload_seconds)
+            self.jobs[name] = SimJob(curve, steps)
+            self._at(self.clock.now() + self.settings.startup_seconds, Begin(name))
 
-    # ---- commands from the tuner ------------------------------------------------------------
-    async def _command(self, action: str, name: str) -> None:
-        if action == "training-created":
-            self._created(name)
-        elif action == "training-stop":
-            self._cancel(name)
-            self._at(self.clock.now() + self.settings.stop_seconds, End(name, "Stopped"))
+    async def stop(self, job: str) -> Row | None:
+        """The job's future leaves the heap; it is Stopped after the stop delay."""
+        self._cancel(job)
+        self._at(self.clock.now() + self.settings.stop_seconds, End(job))
+        return None
 
-    def _created(self, name: str) -> None:
-        row = self.store.get_training_job(name)
-        if row is None or self._curves is None:
-            return
-        self._launched += 1
-        rng = launch_rng(self._rng_key, self._launched)
-        curve = self._curves.curve(dict(row.doc["HyperParameters"]), rng)
-        max_runtime = float(row.doc["StoppingCondition"]["MaxRuntimeInSeconds"])
-        self.jobs[name] = SimJob(curve, max_runtime)
-        self._at(self.clock.now() + self.settings.startup_seconds, Begin(name))
+    async def freed(self) -> None:
+        """Nothing waits for room: every simulated job runs at once."""
+
+    async def tuning_ended(self, ended: TuningEnded) -> None:
+        self._ended.add(ended.tuning_job)
 
     # ---- events -----------------------------------------------------------------------------
     async def _handle(self, event: Event) -> None:
@@ -254,38 +257,29 @@ class Engine:
             await self._status(event.job, "Downloading")
             await self._status(event.job, "Training")
             self.jobs[event.job].started = self.clock.now()
-            self._next(event.job, 0)
-        elif isinstance(event, EpochEnd):
-            self._next(event.job, event.epoch)
-            await self._report(event.job, event.epoch)
-        elif isinstance(event, Finish):
-            failure = self.jobs[event.job].curve.failure
-            if failure is not None:
-                await self._status(event.job, "Failed", failure)
+            self._schedule(event.job, 0)
+        elif isinstance(event, Reached):
+            step = self.jobs[event.job].steps[event.index]
+            if step.epoch:
+                self._schedule(event.job, event.index + 1)
+                await self._report(event.job, step.epoch)
             else:
-                await self._status(event.job, "Uploading")
-                await self._status(event.job, "Completed")
+                await self._finish(event.job, step.end)
         elif isinstance(event, End):
-            await self._status(event.job, event.status)
+            await self._status(event.job, "Stopped")
         else:
-            self._running = None
-            await self.tuner.tick()
+            await self.lifecycle.tick()
 
-    def _next(self, name: str, done: int) -> None:
-        """Schedule what follows epoch `done` of a job: the next epoch's end, or its finish
-        (or MaxRuntimeExceeded, when its StoppingCondition runs out first)."""
+    def _schedule(self, name: str, index: int) -> None:
+        """Schedule step `index` of a job's timeline."""
         job = self.jobs[name]
-        now = self.clock.now()
-        event: Event
-        if done < job.curve.epochs:
-            when, event = now + job.curve.epoch_seconds[done], EpochEnd(name, done + 1)
-        else:
-            when, event = now + self.settings.upload_seconds, Finish(name)
-        deadline = job.started + job.max_runtime
-        if when > deadline:
-            self._at(deadline, End(name, "MaxRuntimeExceeded"))
-        else:
-            self._at(when, event)
+        self._at(job.started + job.steps[index].at, Reached(name, index))
+
+    async def _finish(self, name: str, end: str) -> None:
+        if end == "Completed":
+            await self._status(name, "Uploading")
+        failure = self.jobs[name].curve.failure if end == "Failed" else None
+        await self._status(name, end, failure)
 
     async def _report(self, name: str, epoch: int) -> None:
         """Every metric of one epoch, applied and judged as an agent's reports are."""
@@ -296,19 +290,14 @@ class Engine:
             event = TrainingMetric(
                 ts=now, job=name, seq=epoch, name=metric, value=values[epoch - 1]
             )
-            stored = self.ingest.metric(event)
-            if stored is not None:
-                row, step = stored
-                await self.tuner.on_metric(row, metric, step, event.value)
+            for point in self.ingest.apply([event]):
+                await self.lifecycle.judge(point)
 
     async def _status(self, name: str, secondary: str, failure: str | None = None) -> None:
         event = TrainingStatus(
             ts=self.clock.now(), job=name, secondary=secondary, failure_reason=failure
         )
-        row = self.ingest.status(event)
-        if row is not None and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING:
-            self._running = None
-            await self.tuner.on_tuning_changed(row.meta["tuning_job"])
+        await self.lifecycle.status(event)
 
 
 def _logs_dir() -> Path:

@@ -1,4 +1,5 @@
-"""The tuner's event handlers: each reads stored state, decides, and writes commands.
+"""The tuner's event handlers: each reads stored state, decides, stores its decision, and
+returns the commands (`domain.commands`) its driver must carry out.
 
     tuning job created / a child changed  -> refresh counters and best job, check completion,
                                              launch the next configurations
@@ -7,14 +8,15 @@
     clock tick                            -> MaxRuntimeInSeconds of tuning jobs
 
 All decisions come from pure functions (strategies, stopping rules, completion criteria); this
-module only gathers their inputs from the store and carries out their answers.
+module only gathers their inputs from the store and records their answers. It never waits on
+anything: the handlers are plain functions, and the driver (the control plane, the simulator's
+engine) decides how a `Launch` or a `Stop` reaches a training job.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +24,7 @@ import numpy as np
 
 from emulator.clock import Clock
 from emulator.domain import summary
+from emulator.domain.commands import Commands, Launch, Stop, TuningEnded
 from emulator.domain.documents import (
     TUNING_OBJECTIVE_HP,
     child_training_params,
@@ -51,28 +54,24 @@ from emulator.tuner.warm_start import (
 
 log = logging.getLogger(__name__)
 
-Command = Callable[[str, str], Awaitable[None]]
-"""(action, training job name): training-created | training-stop."""
-
 
 class TunerService:
-    def __init__(self, store: Store, records: JobRecords, clock: Clock, command: Command) -> None:
+    def __init__(self, store: Store, records: JobRecords, clock: Clock) -> None:
         self.store = store
         self.records = records
         self.clock = clock
-        self.command = command
         self.running_averages = RunningAverages()
         """Earlier jobs' running averages for the early-stopping rule, each computed once."""
 
     # ---- handlers ---------------------------------------------------------------------
-    async def on_tuning_changed(self, name: str) -> None:
+    def on_tuning_changed(self, name: str) -> Commands:
         """Bring a tuning job up to date: summary, completion, next launches."""
         row = self.store.get_tuning_job(name)
         if row is None or row.doc["HyperParameterTuningJobStatus"] not in (
             "InProgress",
             "Stopping",
         ):
-            return
+            return []
         children = self.store.children(row.doc["HyperParameterTuningJobName"])
         self._refresh(row, children)
         active = [c for c in children if c.doc["TrainingJobStatus"] in ACTIVE_TRAINING]
@@ -86,27 +85,27 @@ class TunerService:
                 row.meta["ending"] = "Completed"
                 row.meta["completion_reason"] = reason
         if row.meta.get("ending"):
-            await self._wind_down(row, active)
-            return
-        started = await self._launch(row, children, len(active))
+            return self._wind_down(row, active)
+        started = self._launch(row, children, len(active))
         if started:
             self._refresh(row, children + started)
         self.store.update_tuning_job(row)
+        return [Launch(child.doc["TrainingJobName"]) for child in started]
 
-    async def on_metric(self, row: Row, metric: str, step: int, value: float) -> None:
+    def on_metric(self, row: Row, metric: str, step: int, value: float) -> Commands:
         """Early stopping (Auto) or Hyperband, decided the moment an objective value arrives."""
         tuning = row.meta.get("tuning_job")
         objective = row.meta.get("objective", {})
         if not tuning or metric != objective.get("MetricName"):
-            return
+            return []
         if row.meta.get("early_stopping") is False:  # known at launch: no need to read parent
-            return
+            return []
         parent = self.store.get_tuning_job(tuning)
         if row.doc["TrainingJobStatus"] != "InProgress" or parent is None:
-            return
+            return []
         config = parent.doc["HyperParameterTuningJobConfig"]
         if parent.meta.get("ending"):
-            return
+            return []
         names = self.store.child_names(tuning)
         index = names.index(row.doc["TrainingJobName"])
         objective_type = _objective_type(parent)
@@ -114,7 +113,7 @@ class TunerService:
             statics = definitions_of(self._request(parent))[0].get("StaticHyperParameters", {})
             settings = HyperbandSettings.from_api(config.get("StrategyConfig"), statics)
             if step >= settings.max_resource and step >= _int(statics, EPOCH_KEYS):
-                return  # the job ends on its own at MaxResource
+                return []  # the job ends on its own at MaxResource
             bracket = settings.bracket_for(index)
             peers = [
                 n for i, n in enumerate(names) if i != index and settings.bracket_for(i) == bracket
@@ -129,13 +128,14 @@ class TunerService:
                 settings=settings,
             )
             if decision.stop:
-                await self.stop_child(row, "early_stop", f"Stopping: Hyperband {decision.reason}")
+                return self.stop_child(row, "early_stop", f"Stopping: Hyperband {decision.reason}")
         elif config.get("TrainingJobEarlyStoppingType") == "Auto":
             earlier = self.store.series_of(names[:index], metric, step)
             if self.running_averages.should_stop(value, step, earlier, objective_type):
-                await self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
+                return self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
+        return []
 
-    async def stop_child(self, row: Row, reason: str, message: str | None = None) -> None:
+    def stop_child(self, row: Row, reason: str, message: str | None = None) -> Commands:
         """Ask for a running child to stop, remembering why.
 
         The job is read afresh first: `row` may predate a change stored while earlier events
@@ -144,15 +144,17 @@ class TunerService:
         """
         fresh = self.store.get_training_job(row.doc["TrainingJobName"])
         if fresh is None:
-            return
+            return []
         row.doc, row.meta = fresh.doc, fresh.meta
         row.meta["stop_reason"] = reason
         if self.records.move(row, "Stopping", message):
-            await self.command("training-stop", row.doc["TrainingJobName"])
+            return [Stop(row.doc["TrainingJobName"])]
+        return []
 
-    async def tick(self) -> None:
+    def tick(self) -> Commands:
         """Time-based rules: a tuning job's MaxRuntimeInSeconds."""
         now = self.clock.now()
+        commands: Commands = []
         for name in self.store.tuning_job_names(("InProgress",)):
             row = self.store.get_tuning_job(name)
             if row is None or row.meta.get("ending"):
@@ -163,12 +165,15 @@ class TunerService:
                 row.meta["ending"] = "Completed"
                 row.meta["completion_reason"] = "MaxRuntimeInSeconds"
                 self.store.update_tuning_job(row)
-                await self.on_tuning_changed(name)
+                commands += self.on_tuning_changed(name)
+        return commands
 
-    async def resume(self) -> None:
+    def resume(self) -> Commands:
         """After a restart: every unfinished tuning job picks up where the store says it was."""
+        commands: Commands = []
         for name in self.store.tuning_job_names(("InProgress", "Stopping")):
-            await self.on_tuning_changed(name)
+            commands += self.on_tuning_changed(name)
+        return commands
 
     # ---- steps --------------------------------------------------------------------------
     def _refresh(self, row: Row, children: list[Row]) -> None:
@@ -239,15 +244,16 @@ class TunerService:
             return "MaxRuntimeInSeconds"
         return None
 
-    async def _wind_down(self, row: Row, active: list[Row]) -> None:
+    def _wind_down(self, row: Row, active: list[Row]) -> Commands:
         """Stop what still runs (a failing tuning job lets it finish); once nothing runs, end
         the tuning job."""
         doc = row.doc
+        commands: Commands = []
         if row.meta["ending"] == "Stopped":
             doc["HyperParameterTuningJobStatus"] = "Stopping"
         for child in active:
             if child.doc["TrainingJobStatus"] == "InProgress" and row.meta["ending"] != "Failed":
-                await self.stop_child(child, "tuning_job_ended")
+                commands += self.stop_child(child, "tuning_job_ended")
         if not active:
             now = self.clock.now()
             doc["HyperParameterTuningJobStatus"] = row.meta["ending"]
@@ -256,9 +262,11 @@ class TunerService:
             doc["HyperParameterTuningEndTime"] = now
             doc["ConsumedResources"] = {"RuntimeInSeconds": int(now - doc["CreationTime"])}
             doc["LastModifiedTime"] = now
+            commands.append(TuningEnded(doc["HyperParameterTuningJobName"], row.meta["ending"]))
         self.store.update_tuning_job(row)
+        return commands
 
-    async def _launch(self, row: Row, children: list[Row], active: int) -> list[Row]:
+    def _launch(self, row: Row, children: list[Row], active: int) -> list[Row]:
         """Start as many children as the limits allow; the children started."""
         doc = row.doc
         limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
@@ -273,9 +281,7 @@ class TunerService:
         for lost in _unreplaced_failures(children)[:slots]:
             definition = _definition_named(params, lost.meta.get("definition"))
             tuned = dict(lost.meta["tuned"])
-            replacement = await self._start_child(
-                row, params, definition, tuned, _attempt(lost) + 1
-            )
+            replacement = self._start_child(row, params, definition, tuned, _attempt(lost) + 1)
             lost.meta["replaced_by"] = replacement.doc["TrainingJobName"]
             self.store.update_training_job(lost)
             started.append(replacement)
@@ -288,7 +294,7 @@ class TunerService:
         if not choices:
             row.meta["exhausted"] = True
         for definition, tuned in choices:
-            started.append(await self._start_child(row, params, definition, tuned))
+            started.append(self._start_child(row, params, definition, tuned))
         return started
 
     def _suggest(
@@ -322,7 +328,7 @@ class TunerService:
         configs = strategy.suggest(joint, joint_history(histories, spaces), n, rng)
         return [(by_name[d], own) for d, own in map(split, configs)]
 
-    async def _start_child(
+    def _start_child(
         self,
         row: Row,
         params: dict[str, Any],
@@ -355,7 +361,6 @@ class TunerService:
         with self.store.transaction():
             created = self.records.create_training(child, meta)
             self.store.update_tuning_job(row)
-        await self.command("training-created", name)
         return created
 
     def _request(self, row: Row) -> dict[str, Any]:

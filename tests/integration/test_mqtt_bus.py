@@ -17,11 +17,10 @@ from emulator.bus.memory import InProcessBus
 from emulator.bus.mqtt import BusConnectError, MqttBus, TlsOptions, parse_url
 from emulator.clock import SystemClock
 from emulator.domain.events import (
-    CONTROL_TOPIC,
     HEARTBEATS,
     AgentHeartbeat,
-    ControlCommand,
     Event,
+    StopTraining,
     TrainingLog,
     TrainingMetric,
     agent_topic,
@@ -109,7 +108,7 @@ async def test_round_trip_with_wildcards_and_local_fan_out(broker: Broker) -> No
         await pub.publish(training_topic("job-1", "metrics"), job1)
         await pub.publish(training_topic("job-2", "logs"), TrainingLog(ts=0.0, job="job-2"))
         await pub.publish(agent_topic("a1", "heartbeat"), beat)
-        await pub.publish(CONTROL_TOPIC, ControlCommand(ts=0.0, action="x", name="y"))
+        await pub.publish(training_topic("job-2", "stop"), StopTraining(ts=0.0, job="job-2"))
         await pub.publish(training_topic("job-2", "metrics"), job2)
         await pub.publish(agent_topic("a9", "heartbeat"), marker)
 

@@ -16,8 +16,8 @@ from emulator.context import ApiContext
 from emulator.control_plane import ControlPlane, runs
 from emulator.domain.events import (
     AGENT_EVENTS,
-    CONTROL_TOPIC,
-    ControlCommand,
+    HEARTBEATS,
+    AgentHeartbeat,
     Event,
     TrainingLog,
     TrainingMetric,
@@ -38,9 +38,9 @@ def test_runs_group_consecutive_metric_and_log_events_only() -> None:
     m1, m2, m3 = metric("a", 1), metric("a", 2), metric("b", 1)
     log = TrainingLog(ts=0.0, job="a", seq=3, line="x")
     status = TrainingStatus(ts=0.0, job="a", seq=4, secondary="Training")
-    control = ControlCommand(ts=0.0, action="training-created", name="a")
-    grouped = list(runs([m1, log, m2, status, m3, control, control]))
-    assert grouped == [[m1, log, m2], status, [m3], control, control]
+    beat = AgentHeartbeat(ts=0.0, agent="x", host="h", slots=1)
+    grouped = list(runs([m1, log, m2, status, m3, beat, beat]))
+    assert grouped == [[m1, log, m2], status, [m3], beat, beat]
     assert list(runs([])) == []
 
 
@@ -96,7 +96,7 @@ class Plane:
 @pytest.fixture
 async def plane(tmp_path: Path) -> AsyncIterator[Plane]:
     harness = Plane(tmp_path)
-    async with harness.bus.subscribe(*AGENT_EVENTS, CONTROL_TOPIC) as events:
+    async with harness.bus.subscribe(*AGENT_EVENTS, HEARTBEATS) as events:
         task = asyncio.create_task(harness.plane.consume(events))
         try:
             yield harness

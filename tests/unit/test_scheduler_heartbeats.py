@@ -18,7 +18,7 @@ from emulator.clock import ManualClock
 from emulator.domain.events import HEARTBEAT_SECONDS, AgentHeartbeat, StopTraining, training_topic
 from emulator.records import JobRecords
 from emulator.scheduler import RESTOP_BEATS, UNDELIVERED_BEATS, Scheduler
-from emulator.store.sqlite import Row, Store
+from emulator.store.sqlite import Store
 from tests.requests import training_request
 
 AGENT = "agent-1"
@@ -33,11 +33,7 @@ def clock() -> ManualClock:
 def scheduler(tmp_path: Path, clock: ManualClock) -> Iterator[Scheduler]:
     store = Store(tmp_path / "amt.sqlite3")
     records = JobRecords(store, clock, "us-east-1", "123456789012")
-
-    async def ended(_row: Row) -> None:
-        return None
-
-    yield Scheduler(store, records, InProcessBus(), clock, ended)
+    yield Scheduler(store, records, InProcessBus(), clock)
     store.close()
 
 

@@ -20,7 +20,7 @@ from emulator.simulator.curves import (
     load_set,
     write_set,
 )
-from emulator.simulator.engine import End, Engine, EpochEnd, SimulationSettings
+from emulator.simulator.engine import End, Engine, Reached, SimulationSettings
 from emulator.simulator.report import Outcome, console
 from emulator.store.sqlite import Row, Store
 from emulator.tuner.space import SearchSpace
@@ -119,7 +119,7 @@ async def test_early_stopping_stops_bad_jobs_and_removes_their_future_events() -
             row = training(engine, job)
             if row.doc["TrainingJobStatus"] == "Stopping":
                 # the only thing left for a stopping job is its end, after the stop delay
-                assert engine.pending(job) == [End(job, "Stopped")]
+                assert engine.pending(job) == [End(job)]
                 seen_stops += 1
     outcome = tuning(engine, name)
     stopped = [j for j in engine.jobs if training(engine, j).meta.get("early_stopped")]
@@ -137,12 +137,16 @@ async def test_early_stopping_stops_bad_jobs_and_removes_their_future_events() -
 async def test_a_stop_request_removes_pending_epochs() -> None:
     engine = Engine()
     name = await engine.start(request("stop"), TableCurves(epochs=4))
-    while not any(isinstance(e, EpochEnd) and e.epoch == 2 for s in engine.heap for e in [s.event]):
+
+    def second_epoch(event: object) -> bool:
+        return isinstance(event, Reached) and engine.jobs[event.job].steps[event.index].epoch == 2
+
+    while not any(second_epoch(s.event) for s in engine.heap):
         await engine.step(name)
     job = next(iter(engine.jobs))
     assert engine.pending(job)
-    await engine.tuner.stop_child(training(engine, job), "test")
-    assert engine.pending(job) == [End(job, "Stopped")]
+    await engine.lifecycle.apply(engine.tuner.stop_child(training(engine, job), "test"))
+    assert engine.pending(job) == [End(job)]
 
 
 async def test_max_runtime_ends_the_tuning_job_at_its_limit() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from emulator.domain.commands import Stop
 from emulator.domain.documents import new_tuning_doc
 from emulator.ids import tuning_job_arn
 from emulator.store.sqlite import Store
@@ -22,7 +23,7 @@ async def launch(service: TunerService, name: str, **config: Any) -> list[str]:
     params = tuning_request(name, HyperParameterTuningJobConfig=config)
     doc = new_tuning_doc(params, tuning_job_arn("us-east-1", "1" * 12, name), 0.0)
     service.store.insert_tuning_job(doc, {"launched": 0})
-    await service.on_tuning_changed(name)
+    service.on_tuning_changed(name)
     return service.store.child_names(name)
 
 
@@ -56,10 +57,10 @@ async def test_points_of_children_that_never_stop_early_skip_the_parent(
         return real(name)
 
     monkeypatch.setattr(store, "get_tuning_job", counted)
-    await service.on_metric(row, METRIC, 3, 0.1)
+    service.on_metric(row, METRIC, 3, 0.1)
     assert reads == []
     del row.meta["early_stopping"]  # a child launched before the flag: the parent decides
-    await service.on_metric(row, METRIC, 3, 0.1)
+    service.on_metric(row, METRIC, 3, 0.1)
     assert reads == ["off"]
 
 
@@ -81,8 +82,8 @@ async def test_a_stop_on_a_stale_row_keeps_the_newer_state(tuner: Any) -> None:
     current = store.get_training_job(late)
     current.meta["objective_value"] = 0.3
     store.update_training_job(current)
-    await service.on_metric(stale, METRIC, 2, 0.3)
-    assert commands.count(("training-stop", late)) == 1
+    commands += service.on_metric(stale, METRIC, 2, 0.3)
+    assert commands.count(Stop(late)) == 1
     stored = store.get_training_job(late)
     assert stored.doc["TrainingJobStatus"] == "Stopping"
     assert stored.meta["objective_value"] == 0.3  # not undone by the stale row
@@ -93,8 +94,8 @@ async def test_two_points_of_a_run_ask_for_one_stop(tuner: Any) -> None:
     service, store, _, commands = tuner
     late = await early_stop_candidate(service, store)
     first, second = store.get_training_job(late), store.get_training_job(late)
-    await service.on_metric(first, METRIC, 2, 0.3)
-    await service.on_metric(second, METRIC, 2, 0.3)  # decided on the row as it was before
-    assert commands.count(("training-stop", late)) == 1
+    commands += service.on_metric(first, METRIC, 2, 0.3)
+    commands += service.on_metric(second, METRIC, 2, 0.3)  # decided on the row as it was before
+    assert commands.count(Stop(late)) == 1
     transitions = store.get_training_job(late).doc["SecondaryStatusTransitions"]
     assert [t["Status"] for t in transitions].count("Stopping") == 1

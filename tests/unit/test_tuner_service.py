@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emulator.domain.commands import Launch, Stop
 from emulator.domain.documents import new_tuning_doc
 from emulator.ids import tuning_job_arn
 from tests.requests import tuning_request
@@ -24,22 +25,22 @@ def finish(service, name, status, value=None):
 async def test_launches_up_to_parallel_then_completes_at_max_jobs(tuner):
     service, store, clock, commands = tuner
     create(store, clock, "t", HyperParameterTuningJobConfig={"RandomSeed": 1})
-    await service.on_tuning_changed("t")
-    launched = [n for a, n in commands if a == "training-created"]
-    assert len(launched) == 2
+    commands += service.on_tuning_changed("t")
+    started = launched(commands)
+    assert len(started) == 2
     doc = store.get_tuning_job("t").doc
     assert doc["TrainingJobStatusCounters"]["InProgress"] == 2
-    for i, name in enumerate(launched):
+    for i, name in enumerate(started):
         finish(service, name, "Completed", 0.5 + i / 10)
-    await service.on_tuning_changed("t")
-    launched = [n for a, n in commands if a == "training-created"]
-    assert len(launched) == 4
-    for name in launched[2:]:
+    commands += service.on_tuning_changed("t")
+    started = launched(commands)
+    assert len(started) == 4
+    for name in started[2:]:
         finish(service, name, "Completed", 0.1)
-    await service.on_tuning_changed("t")
+    commands += service.on_tuning_changed("t")
     doc = store.get_tuning_job("t").doc
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
-    assert doc["BestTrainingJob"]["TrainingJobName"] == launched[1]
+    assert doc["BestTrainingJob"]["TrainingJobName"] == started[1]
     assert doc["TrainingJobStatusCounters"]["Completed"] == 4
 
 
@@ -57,19 +58,19 @@ async def test_max_runtime_stops_children_and_completes(tuner):
             }
         },
     )
-    await service.on_tuning_changed("slow")
+    commands += service.on_tuning_changed("slow")
     clock.advance(299)
-    await service.tick()
+    commands += service.tick()
     assert store.get_tuning_job("slow").doc["HyperParameterTuningJobStatus"] == "InProgress"
     clock.advance(2)
-    await service.tick()
-    stops = [n for a, n in commands if a == "training-stop"]
+    commands += service.tick()
+    stops = [c.job for c in commands if isinstance(c, Stop)]
     assert len(stops) == 2
     assert store.get_tuning_job("slow").doc["HyperParameterTuningJobStatus"] == "InProgress"
     for name in stops:
         row = store.get_training_job(name)
         service.records.move(row, "Stopped")
-    await service.on_tuning_changed("slow")
+    commands += service.on_tuning_changed("slow")
     doc = store.get_tuning_job("slow").doc
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert doc["ConsumedResources"]["RuntimeInSeconds"] == 301
@@ -79,13 +80,13 @@ async def test_max_runtime_stops_children_and_completes(tuner):
 async def test_internal_failure_is_replaced_with_the_same_configuration(tuner):
     service, store, clock, commands = tuner
     create(store, clock, "retry", HyperParameterTuningJobConfig={"RandomSeed": 3})
-    await service.on_tuning_changed("retry")
-    first = next(n for a, n in commands if a == "training-created")
+    commands += service.on_tuning_changed("retry")
+    first = launched(commands)[0]
     row = store.get_training_job(first)
     row.meta["retryable"] = True
     service.records.move(row, "Failed")
-    await service.on_tuning_changed("retry")
-    replacement = [n for a, n in commands if a == "training-created"][2]
+    commands += service.on_tuning_changed("retry")
+    replacement = launched(commands)[2]
     assert store.get_training_job(replacement).meta["tuned"] == row.meta["tuned"]
     assert store.get_training_job(first).meta["replaced_by"] == replacement
     counters = store.get_tuning_job("retry").doc["TrainingJobStatusCounters"]
@@ -103,18 +104,18 @@ async def test_early_stopping_compares_with_the_median_of_earlier_jobs(tuner):
             "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 4},
         },
     )
-    await service.on_tuning_changed("es")
-    names = [n for a, n in commands if a == "training-created"]
+    commands += service.on_tuning_changed("es")
+    names = launched(commands)
     for name, curve in zip(names[:3], ([0.5, 0.6], [0.6, 0.7], [0.7, 0.8]), strict=True):
         for value in curve:
             store.add_metric_point(name, "validation:accuracy", clock.now(), value)
     late = store.get_training_job(names[3])
     store.add_metric_point(names[3], "validation:accuracy", clock.now(), 0.2)
-    await service.on_metric(late, "validation:accuracy", 1, 0.2)
-    assert ("training-stop", names[3]) not in commands  # epoch 1 is never judged
+    commands += service.on_metric(late, "validation:accuracy", 1, 0.2)
+    assert Stop(names[3]) not in commands  # epoch 1 is never judged
     store.add_metric_point(names[3], "validation:accuracy", clock.now(), 0.6)
-    await service.on_metric(store.get_training_job(names[3]), "validation:accuracy", 2, 0.6)
-    assert ("training-stop", names[3]) in commands  # 0.6 < median(0.55, 0.65, 0.75)
+    commands += service.on_metric(store.get_training_job(names[3]), "validation:accuracy", 2, 0.6)
+    assert Stop(names[3]) in commands  # 0.6 < median(0.55, 0.65, 0.75)
     assert store.get_training_job(names[3]).meta["stop_reason"] == "early_stop"
 
 
@@ -126,7 +127,7 @@ def fail(service, name, retryable=False):
 
 
 def launched(commands):
-    return [n for a, n in commands if a == "training-created"]
+    return [c.job for c in commands if isinstance(c, Launch)]
 
 
 async def test_internal_failures_are_retried_a_bounded_number_of_times(tuner):
@@ -140,7 +141,7 @@ async def test_internal_failures_are_retried_a_bounded_number_of_times(tuner):
         },
         TrainingJobDefinition={"RetryStrategy": {"MaximumRetryAttempts": 2}},
     )
-    await service.on_tuning_changed("lost")
+    commands += service.on_tuning_changed("lost")
     for _ in range(10):
         running = [
             n
@@ -151,7 +152,7 @@ async def test_internal_failures_are_retried_a_bounded_number_of_times(tuner):
             break
         fail(service, running[0], retryable=True)
         clock.advance(1)
-        await service.on_tuning_changed("lost")
+        commands += service.on_tuning_changed("lost")
     names = launched(commands)
     assert len(names) == 3  # the first attempt and MaximumRetryAttempts retries
     assert len({str(store.get_training_job(n).meta["tuned"]) for n in names}) == 1
@@ -171,19 +172,19 @@ async def test_five_failures_before_any_success_fail_the_tuning_job(tuner):
             "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 3}
         },
     )
-    await service.on_tuning_changed("bad")
+    commands += service.on_tuning_changed("bad")
     for name in launched(commands)[:3]:
         clock.advance(1)
         fail(service, name)
-        await service.on_tuning_changed("bad")
+        commands += service.on_tuning_changed("bad")
     # two more fail; the jobs launched meanwhile still run and are not stopped
     for name in launched(commands)[3:5]:
         clock.advance(1)
         fail(service, name)
-        await service.on_tuning_changed("bad")
+        commands += service.on_tuning_changed("bad")
     doc = store.get_tuning_job("bad").doc
     assert doc["HyperParameterTuningJobStatus"] == "InProgress"
-    assert not [a for a, _n in commands if a == "training-stop"]
+    assert not [c for c in commands if isinstance(c, Stop)]
     running = [
         n
         for n in launched(commands)
@@ -193,7 +194,7 @@ async def test_five_failures_before_any_success_fail_the_tuning_job(tuner):
     for name in running:
         finish(service, name, "Completed", 0.5)
     clock.advance(1)
-    await service.on_tuning_changed("bad")
+    commands += service.on_tuning_changed("bad")
     doc = store.get_tuning_job("bad").doc
     assert doc["HyperParameterTuningJobStatus"] == "Failed"
     assert doc["FailureReason"] == (
@@ -214,7 +215,7 @@ async def test_a_success_before_the_fifth_failure_keeps_the_tuning_job_going(tun
             "ResourceLimits": {"MaxNumberOfTrainingJobs": 7, "MaxParallelTrainingJobs": 1}
         },
     )
-    await service.on_tuning_changed("mixed")
+    commands += service.on_tuning_changed("mixed")
     for i in range(7):
         clock.advance(1)
         name = launched(commands)[i]
@@ -222,7 +223,7 @@ async def test_a_success_before_the_fifth_failure_keeps_the_tuning_job_going(tun
             finish(service, name, "Completed", 0.5)
         else:
             fail(service, name)
-        await service.on_tuning_changed("mixed")
+        commands += service.on_tuning_changed("mixed")
     doc = store.get_tuning_job("mixed").doc
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert "FailureReason" not in doc
@@ -232,22 +233,22 @@ async def test_a_failed_parent_warm_starts_and_a_deleted_one_is_left_out(tuner):
     service, store, clock, commands = tuner
     one_job = {"ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1}}
     create(store, clock, "parent", HyperParameterTuningJobConfig=one_job)
-    await service.on_tuning_changed("parent")
+    commands += service.on_tuning_changed("parent")
     fail(service, launched(commands)[0])
-    await service.on_tuning_changed("parent")
+    commands += service.on_tuning_changed("parent")
     assert store.get_tuning_job("parent").doc["HyperParameterTuningJobStatus"] == "Failed"
     warm = {
         "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent"}],
         "WarmStartType": "IdenticalDataAndAlgorithm",
     }
     create(store, clock, "child", WarmStartConfig=warm)
-    await service.on_tuning_changed("child")
+    commands += service.on_tuning_changed("child")
     assert len(launched(commands)) == 3  # the parent's one job, and two of the child's
     store.delete_tuning_job("parent")  # deleting a parent leaves its child running
     for i in range(4):
         clock.advance(1)
         finish(service, launched(commands)[1 + i], "Completed", 0.1 * (i + 1))
-        await service.on_tuning_changed("child")
+        commands += service.on_tuning_changed("child")
     doc = store.get_tuning_job("child").doc
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert doc["OverallBestTrainingJob"] == doc["BestTrainingJob"]

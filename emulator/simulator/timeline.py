@@ -1,0 +1,39 @@
+"""A replayed training job's timeline: when each epoch's metrics come, and how it ends.
+
+One timeline for both replays: the simulator's engine schedules its steps on its event heap,
+the simulated agent of `amt serve --simulate` sleeps until each one. So a request answers
+alike in both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emulator.simulator.curves import Curve
+
+
+@dataclass(frozen=True)
+class Step:
+    """One moment of a replay, in seconds after Training started."""
+
+    at: float
+    epoch: int = 0
+    """The epoch whose metrics are reported now (1-based); 0 for the end."""
+    end: str = ""
+    """The terminal status at the end: Completed, Failed or MaxRuntimeExceeded."""
+
+
+def timeline(curve: Curve, max_runtime: float, upload_seconds: float = 0.0) -> list[Step]:
+    """Every epoch end that happens before MaxRuntimeInSeconds, then the end (an epoch that
+    would end after the deadline ends the job at it instead)."""
+    steps: list[Step] = []
+    elapsed = 0.0
+    for epoch, seconds in enumerate(curve.epoch_seconds, start=1):
+        elapsed += seconds
+        if elapsed > max_runtime:
+            return [*steps, Step(max_runtime, end="MaxRuntimeExceeded")]
+        steps.append(Step(elapsed, epoch=epoch))
+    elapsed += upload_seconds
+    if elapsed > max_runtime:
+        return [*steps, Step(max_runtime, end="MaxRuntimeExceeded")]
+    return [*steps, Step(elapsed, end="Failed" if curve.failure else "Completed")]
