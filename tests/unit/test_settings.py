@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emulator.cli import main
-from emulator.settings import Settings, apply_config, load_config_file, parse_image_flag
+from emulator.settings import Settings, load_config_file, parse_image_flag, with_config
 
 
 def test_image_flag_splits_on_the_first_equals_sign():
@@ -22,14 +22,13 @@ def test_config_file_sets_images_and_settings(tmp_path):
     path.write_text(
         'region = "eu-west-1"\nstop_grace_seconds = 5\n[images]\n"my/image:*" = "python t.py"\n'
     )
-    settings = Settings()
-    apply_config(settings, load_config_file(path))
+    settings = with_config(Settings(), load_config_file(path))
     assert settings.region == "eu-west-1"
     assert settings.stop_grace_seconds == 5.0
     assert settings.images == {"my/image:*": "python t.py"}
     path.write_text("colour = 1\n")
     with pytest.raises(ValueError, match="unknown setting"):
-        apply_config(settings, load_config_file(path))
+        with_config(settings, load_config_file(path))
 
 
 def test_bad_image_flag_is_a_usage_error(capsys):
