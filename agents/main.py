@@ -121,6 +121,15 @@ async def online_twin(url: str, agent_id: str, clock: Clock) -> AgentHeartbeat |
     return beat if isinstance(beat, AgentHeartbeat) and beat.online and recent else None
 
 
+async def until_any(*events: asyncio.Event) -> None:
+    """Return once any of `events` is set."""
+    async with asyncio.TaskGroup() as waiters:
+        waits = [waiters.create_task(event.wait()) for event in events]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+
+
 async def run_agent(args: argparse.Namespace) -> int:
     hostname = socket.gethostname()
     work_dir = args.work_dir.expanduser().absolute()
@@ -187,10 +196,5 @@ async def _serve_jobs(
                 f"work dir: {work_dir}; runtime: {runtime}{where})",
                 flush=True,
             )
-            ends = [asyncio.ensure_future(e.wait()) for e in (stopped, agent.duplicate)]
-            try:
-                await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for end in ends:
-                    end.cancel()
+            await until_any(stopped, agent.duplicate)
         return DUPLICATE_EXIT if agent.duplicate.is_set() else 0
