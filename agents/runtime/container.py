@@ -458,7 +458,6 @@ class ContainerRuntime:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # the terminal's Ctrl-C is the agent's, not the job's
         )
-        assert proc.stdout is not None
         program = AttachedContainer(proc, self, clock)
         return await race(
             program, on_line=on_line, stop=stop, max_runtime=max_runtime, grace=grace, clock=clock

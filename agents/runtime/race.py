@@ -119,7 +119,9 @@ async def race(
     grace: float,
     clock: Clock,
 ) -> Outcome:
-    """Follow `program` to its end (see the module docstring): the `Runtime.run` contract."""
+    """Follow `program` to its end (see the module docstring): the `Runtime.run` contract.
+    Its four tasks end before it returns; they are not a TaskGroup's because a failure to
+    forward output must reach the runner as itself, not inside an exception group."""
     name = program.name
     reader = asyncio.create_task(pump(program.output, on_line), name=f"pump-{name}")
     exited = asyncio.create_task(program.exit_code(), name=f"wait-{name}")
