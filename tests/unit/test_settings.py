@@ -51,3 +51,26 @@ def test_runtime_and_container_cli_from_flags_and_the_config_file(tmp_path, caps
     path.write_text('runtime = "containers"\n')
     assert main(["serve", "--config", str(path)]) == 2
     assert "runtime must be one of process, container, auto" in capsys.readouterr().err
+
+
+def test_settings_are_built_once_and_auth_gets_a_private_agent_key(tmp_path):
+    import argparse
+    import dataclasses
+
+    from emulator.api.app import create_app
+    from emulator.cli import _serve_parser, settings_from_args
+    from emulator.settings import PUBLIC_AGENT_KEY
+
+    parser = argparse.ArgumentParser()
+    _serve_parser(parser.add_subparsers(dest="command"))
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\naws_access_key_id = AKID\naws_secret_access_key = s\n")
+    flags = ["serve", "--auth", "sigv4", "--credentials", str(credentials)]
+    settings = settings_from_args(parser.parse_args([*flags, "--data-dir", str(tmp_path)]))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.region = "eu-west-1"  # type: ignore[misc]
+    assert settings.agent_credentials != PUBLIC_AGENT_KEY
+    assert settings_from_args(parser.parse_args(["serve"])).agent_credentials == PUBLIC_AGENT_KEY
+    public = dataclasses.replace(settings, agent_credentials=PUBLIC_AGENT_KEY)
+    with pytest.raises(ValueError, match="private agent key"):
+        create_app(public)
