@@ -12,7 +12,7 @@ import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -128,6 +128,8 @@ class Agent:
         self.gpus = gpus
         self.accept_gpu_types = accept_gpu_types
         self.running: dict[str, tuple[asyncio.Task[None], StopRequest]] = {}
+        self._jobs: asyncio.TaskGroup | None = None
+        """Owns the listener, the heartbeat and every job while the agent runs."""
         self.gpu_owner: dict[int, str] = {}
         self.assigned_until = 0.0
         self.instance = instance or new_instance()
@@ -200,7 +202,8 @@ class Agent:
         ctx = self._job_context(job, spec)
         if ctx.s3_endpoint_url is None and endpoint:
             ctx = replace(ctx, s3_endpoint_url=endpoint)  # where the control plane says
-        task = asyncio.create_task(self._run(job, spec, ctx, reporter, stop), name=job)
+        assert self._jobs is not None, "assignments are taken only while the agent runs"
+        task = self._jobs.create_task(self._job(job, spec, ctx, reporter, stop), name=job)
         self.running[job] = (task, stop)
         task.add_done_callback(lambda _t: self._release(job))
 
@@ -213,6 +216,23 @@ class Agent:
         for index in granted:
             self.gpu_owner[index] = job
         return replace(self.ctx, num_gpus=len(granted), gpu_ids=granted)
+
+    async def _job(
+        self,
+        job: str,
+        spec: dict[str, Any],
+        ctx: AgentContext,
+        reporter: BusReporter,
+        stop: StopRequest,
+    ) -> None:
+        """A job's task: whatever ends the job ends only the job, never the agent's other
+        tasks (they share its TaskGroup)."""
+        try:
+            await self._run(job, spec, ctx, reporter, stop)
+        except ReportLost as error:
+            log.error("training job %s ended unreported: %s", job, error)
+        except Exception:
+            log.exception("training job %s: the agent lost track of it", job)
 
     async def _run(
         self,
@@ -230,10 +250,7 @@ class Agent:
                 f"({self.agent_id}) gives it {ctx.num_gpus} and runs it on the CPU.",
                 self.ctx.clock.now(),
             )
-        try:
-            await run_training_job(spec, ctx, reporter, stop)
-        except ReportLost as error:
-            log.error("training job %s ended unreported: %s", job, error)
+        await run_training_job(spec, ctx, reporter, stop)
 
     def _release(self, job: str) -> None:
         self.running.pop(job, None)
@@ -250,29 +267,45 @@ class Agent:
 
     @asynccontextmanager
     async def running_context(self) -> AsyncIterator[Agent]:
-        """Run the agent for the duration of the block."""
+        """Run the agent for the duration of the block. Its tasks live in one TaskGroup, in a
+        task of the agent's own: the block may end in another task than it began in (aiohttp
+        runs a cleanup context's two halves so), and a cancelled exit cancels the agent."""
         filters = (
             agent_topic(self.agent_id, "assignments"),
             STOPS,
             agent_topic(self.agent_id, "heartbeat"),
         )
         async with self.bus.subscribe(*filters) as events:
-            listener = asyncio.create_task(self._listen(events), name=f"{self.agent_id}-listen")
-            beater = asyncio.create_task(self._beat(), name=f"{self.agent_id}-heartbeat")
+            closing = asyncio.Event()
+            life = asyncio.create_task(self._live(events, closing), name=self.agent_id)
+            life.add_done_callback(self._died)
             try:
                 yield self
             finally:
-                await self.shutdown()
-                if not self.duplicate.is_set():  # the id is another process's: say nothing
-                    offline = self.heartbeat(online=False)
-                    try:
-                        await self.bus.publish(
-                            agent_topic(self.agent_id, "heartbeat"), offline, retain=True
-                        )
-                    except BusClosed as error:  # closed: the broker sends our will
-                        log.warning("agent %s: no goodbye sent: %s", self.agent_id, error)
-                for task in (listener, beater):
-                    task.cancel()
-                for task in (listener, beater):
-                    with suppress(asyncio.CancelledError):
-                        await task
+                closing.set()
+                await life
+
+    def _died(self, life: asyncio.Task[None]) -> None:
+        """Say at once why the agent's tasks failed (the block hears it only when it ends)."""
+        if not life.cancelled() and life.exception() is not None:
+            log.error("agent %s stopped: %s", self.agent_id, life.exception())
+
+    async def _live(self, events: AsyncIterator[tuple[str, Event]], closing: asyncio.Event) -> None:
+        """Listen and beat until `closing`; then stop taking jobs, stop those running, say
+        goodbye and stop beating."""
+        async with asyncio.TaskGroup() as tasks:
+            self._jobs = tasks
+            listener = tasks.create_task(self._listen(events), name=f"{self.agent_id}-listen")
+            beater = tasks.create_task(self._beat(), name=f"{self.agent_id}-heartbeat")
+            await closing.wait()
+            listener.cancel()
+            await self.shutdown()
+            if not self.duplicate.is_set():  # the id is another process's: say nothing
+                offline = self.heartbeat(online=False)
+                try:
+                    await self.bus.publish(
+                        agent_topic(self.agent_id, "heartbeat"), offline, retain=True
+                    )
+                except BusClosed as error:  # closed: the broker sends our will
+                    log.warning("agent %s: no goodbye sent: %s", self.agent_id, error)
+            beater.cancel()

@@ -18,6 +18,7 @@ import signal
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -29,7 +30,7 @@ from agents.runtime.container import sweep
 from emulator.bus.factory import MQTT_SCHEMES, open_bus
 from emulator.clock import Clock, SystemClock
 from emulator.domain.events import SILENT_SECONDS, AgentHeartbeat, agent_topic
-from emulator.settings import Settings, apply_config, load_config_file, parse_image_flag
+from emulator.settings import Settings, load_config_file, parse_image_flag, with_config
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +66,12 @@ def add_agent_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def agent_settings(args: argparse.Namespace) -> Settings:
     """The image mappings of this host (they belong to the host that runs the job)."""
-    settings = Settings()
-    if args.config:
-        apply_config(settings, load_config_file(args.config))
+    settings = with_config(Settings(), load_config_file(args.config)) if args.config else Settings()
+    images = dict(settings.images)
     for flag in args.image:
         uri, command = parse_image_flag(flag)
-        settings.images[uri] = command
-    return settings
+        images[uri] = command
+    return replace(settings, images=images)
 
 
 def default_agent_id(hostname: str, work_dir: Path) -> str:
@@ -119,6 +119,15 @@ async def online_twin(url: str, agent_id: str, clock: Clock) -> AgentHeartbeat |
         return None
     recent = isinstance(beat, AgentHeartbeat) and clock.now() - beat.ts < SILENT_SECONDS
     return beat if isinstance(beat, AgentHeartbeat) and beat.online and recent else None
+
+
+async def until_any(*events: asyncio.Event) -> None:
+    """Return once any of `events` is set."""
+    async with asyncio.TaskGroup() as waiters:
+        waits = [waiters.create_task(event.wait()) for event in events]
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
 
 
 async def run_agent(args: argparse.Namespace) -> int:
@@ -187,10 +196,5 @@ async def _serve_jobs(
                 f"work dir: {work_dir}; runtime: {runtime}{where})",
                 flush=True,
             )
-            ends = [asyncio.ensure_future(e.wait()) for e in (stopped, agent.duplicate)]
-            try:
-                await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for end in ends:
-                    end.cancel()
+            await until_any(stopped, agent.duplicate)
         return DUPLICATE_EXIT if agent.duplicate.is_set() else 0

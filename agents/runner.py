@@ -33,12 +33,12 @@ from agents.runtime.container import ContainerRuntime, ContainerSpec, Engine
 from agents.runtime.process import ProcessRuntime
 from emulator.clock import Clock
 from emulator.domain.builtin import metric_definitions_for
+from emulator.domain.documents import DEFAULT_MAX_RUNTIME
 
 log = logging.getLogger(__name__)
 
 MAX_FAILURE = 1024
 LOG_TAIL = 20
-DEFAULT_MAX_RUNTIME = 86400.0
 
 
 class JobReporter(Protocol):

@@ -9,7 +9,9 @@ import logging
 import os
 import sys
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -22,11 +24,13 @@ from emulator.serve import build_app, endpoint_url
 from emulator.settings import (
     DEFAULT_PORT,
     DEFAULT_TIME_SCALE,
+    PUBLIC_AGENT_KEY,
     SIMULATED_SLOTS,
     Settings,
-    apply_config,
     load_config_file,
     parse_image_flag,
+    private_agent_key,
+    with_config,
 )
 from emulator.simulator.cli import add_simulate_parser, simulate
 
@@ -91,35 +95,44 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
 
 
+FLAG_SETTINGS = (
+    ("region", "region"),
+    ("account", "account"),
+    ("stop_grace", "stop_grace_seconds"),
+    ("agents", "agents"),
+    ("slots", "agent_slots"),
+    ("bus", "bus_url"),
+    ("auth", "auth"),
+    ("credentials", "credentials_file"),
+    ("simulate", "simulate"),
+    ("time_scale", "time_scale"),
+    ("startup", "startup_seconds"),
+    ("runtime", "runtime"),
+    ("container_cli", "container_cli"),
+)
+"""`amt serve` flags that set the setting of the same meaning when given."""
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    settings = Settings(host=args.host, port=args.port)
+    """Defaults, then the config file, then the flags; built once, checked, never changed."""
     config = load_config_file(args.config) if args.config else {}
-    apply_config(settings, config)
-    if args.data_dir:
-        settings.data_dir = args.data_dir.expanduser()
+    settings = with_config(Settings(host=args.host, port=args.port), config)
+    images = dict(settings.images)
     for flag in args.image:
         uri, command = parse_image_flag(flag)
-        settings.images[uri] = command
-    for name, attr in (
-        ("region", "region"),
-        ("account", "account"),
-        ("stop_grace", "stop_grace_seconds"),
-        ("agents", "agents"),
-        ("slots", "agent_slots"),
-        ("bus", "bus_url"),
-        ("auth", "auth"),
-        ("credentials", "credentials_file"),
-        ("simulate", "simulate"),
-        ("time_scale", "time_scale"),
-        ("startup", "startup_seconds"),
-        ("runtime", "runtime"),
-        ("container_cli", "container_cli"),
-    ):
+        images[uri] = command
+    changes: dict[str, Any] = {"images": images}
+    if args.data_dir:
+        changes["data_dir"] = args.data_dir.expanduser()
+    for name, attr in FLAG_SETTINGS:
         value = getattr(args, name)
         if value is not None:
-            setattr(settings, attr, value)
+            changes[attr] = value
+    settings = replace(settings, **changes)
     if settings.simulate and args.slots is None and "agent_slots" not in config:
-        settings.agent_slots = SIMULATED_SLOTS
+        settings = replace(settings, agent_slots=SIMULATED_SLOTS)
+    if settings.auth == "sigv4" and settings.agent_credentials == PUBLIC_AGENT_KEY:
+        settings = replace(settings, agent_credentials=private_agent_key())
     settings.check_simulation()
     if settings.runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {settings.runtime!r}")

@@ -16,6 +16,7 @@ import asyncio
 import tempfile
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -47,7 +48,7 @@ class EmbeddedEmulator:
         if data_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="amt-")
             data_dir = Path(self._tmp.name)
-        self.settings = Settings(
+        settings = Settings(
             port=port or free_port(),
             data_dir=data_dir,
             images=dict(images or {}),
@@ -57,8 +58,7 @@ class EmbeddedEmulator:
             time_scale=time_scale,
             startup_seconds=startup_seconds,
         )
-        if simulate:
-            self.settings.agent_slots = SIMULATED_SLOTS
+        self.settings = replace(settings, agent_slots=SIMULATED_SLOTS) if simulate else settings
         self.settings.check_simulation()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="amt")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +18,26 @@ DEFAULT_TIME_SCALE = 1000.0
 stalls (milliseconds) stay a few virtual seconds."""
 SIMULATED_SLOTS = 100
 """Parallel simulated jobs by default: MaxParallelTrainingJobs, not a host, is the limit."""
+PUBLIC_AGENT_KEY = ("amt-emulator", "amt-emulator")
+"""The key in-process agents sign with when the server checks no signatures."""
 
 
-@dataclass
+def private_agent_key() -> tuple[str, str]:
+    """A random key for the in-process agents of a server that checks signatures."""
+    return f"AMT{secrets.token_hex(8).upper()}", secrets.token_hex(20)
+
+
+@dataclass(frozen=True)
 class Settings:
+    """One server's settings, fixed once built: a changed setting is a new `Settings`
+    (`dataclasses.replace`), so every part of the server sees the same values."""
+
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     data_dir: Path = field(default_factory=lambda: Path.home() / ".amt")
     region: str = "us-east-1"
     account: str = "123456789012"
-    images: dict[str, str] = field(default_factory=dict)
+    images: Mapping[str, str] = field(default_factory=dict)
     """Training image URI (or glob) -> local command line."""
     stop_grace_seconds: float = 30.0
     agents: int = 1
@@ -34,8 +46,9 @@ class Settings:
     auth: str | None = None
     """"sigv4": every request must be signed by a key of `credentials_file`."""
     credentials_file: Path | None = None
-    agent_credentials: tuple[str, str] = ("amt-emulator", "amt-emulator")
-    """The key the in-process agents and their training programs sign with (random with auth)."""
+    agent_credentials: tuple[str, str] = PUBLIC_AGENT_KEY
+    """The key the in-process agents and their training programs sign with: with `auth`, a
+    private one (`private_agent_key`), which the server then accepts too."""
     bus_url: str | None = None
     """An MQTT broker (`mqtt://host:port`) for agents on other processes; None: in-process."""
     max_body_bytes: int = 8 * 1024 * 1024
@@ -108,14 +121,19 @@ def load_config_file(path: Path) -> dict[str, Any]:
         return tomllib.load(fh)
 
 
-def apply_config(settings: Settings, config: dict[str, Any]) -> None:
+def with_config(settings: Settings, config: Mapping[str, Any]) -> Settings:
+    """`settings` changed by a config file's keys (each converted to its setting's type; the
+    [images] table adds to the images); ValueError for a key that names no setting."""
+    names = {f.name for f in fields(Settings)}
+    changes: dict[str, Any] = {}
     for key, value in config.items():
         if key == "images":
-            settings.images.update({str(k): str(v) for k, v in value.items()})
+            changes["images"] = {**settings.images, **{str(k): str(v) for k, v in value.items()}}
         elif key == "data_dir":
-            settings.data_dir = Path(value).expanduser()
-        elif hasattr(settings, key):
+            changes["data_dir"] = Path(value).expanduser()
+        elif key in names:
             current = getattr(settings, key)
-            setattr(settings, key, value if current is None else type(current)(value))
+            changes[key] = value if current is None else type(current)(value)
         else:
             raise ValueError(f"unknown setting {key!r} in config file")
+    return replace(settings, **changes)

@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.contract import PASSED_THROUGH, ClientError
-from agents.runtime.base import MAX_RUNTIME, Launch, LineSink, Outcome, StopSignal
-from agents.runtime.process import DRAIN_SECONDS, first_end, pump, within
+from agents.runtime.base import Launch, LineSink, Outcome, StopSignal
+from agents.runtime.race import DRAIN_SECONDS, race, within
 from emulator.clock import Clock
 
 OPT_ML = Path("/opt/ml")
@@ -458,31 +458,44 @@ class ContainerRuntime:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,  # the terminal's Ctrl-C is the agent's, not the job's
         )
+        program = AttachedContainer(proc, self, clock)
+        return await race(
+            program, on_line=on_line, stop=stop, max_runtime=max_runtime, grace=grace, clock=clock
+        )
+
+
+class AttachedContainer:
+    """A job's container behind its attached `run` process, as the race drives it
+    (`race.Running`): the engine's `stop -t <grace>`; if `run` does not end after it (stopped
+    while the image was pulled), the container is removed and `run` killed."""
+
+    def __init__(
+        self, proc: asyncio.subprocess.Process, runtime: ContainerRuntime, clock: Clock
+    ) -> None:
         assert proc.stdout is not None
-        name = self.spec.container_name
-        reader = asyncio.create_task(pump(proc.stdout, on_line), name=f"pump-{name}")
-        exited = asyncio.create_task(proc.wait(), name=f"wait-{name}")
-        stopper = asyncio.create_task(stop(), name=f"stop-{name}")
-        timer = asyncio.create_task(clock.sleep(max_runtime), name=f"timer-{name}")
-        try:
-            done = await first_end({exited, stopper, timer}, reader)
-            reason = None
-            if exited not in done:
-                reason = stopper.result() if stopper in done else MAX_RUNTIME
-                seconds = max(0, math.ceil(grace))
-                stop_args = ["stop", "-t", str(seconds), name]
-                await quietly(self.engine, stop_args, seconds + HELPER_SECONDS, clock)
-                if not await within(exited, DRAIN_SECONDS, clock):
-                    await self.remove(clock)  # e.g. stopped while the image was pulled
-                    proc.kill()
-                    await exited
-            if await within(reader, DRAIN_SECONDS, clock):
-                reader.result()
-            return Outcome(proc.returncode, reason)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-            for task in (stopper, timer, exited, reader):
-                task.cancel()
-            await asyncio.gather(stopper, timer, exited, reader, return_exceptions=True)
+        self.proc, self.runtime, self.clock = proc, runtime, clock
+        self.name = runtime.spec.container_name
+        self.output = proc.stdout
+
+    async def exit_code(self) -> int:
+        return await self.proc.wait()
+
+    async def terminate(self, grace: float) -> float:
+        seconds = max(0, math.ceil(grace))
+        stop_args = ["stop", "-t", str(seconds), self.name]
+        await quietly(self.runtime.engine, stop_args, seconds + HELPER_SECONDS, self.clock)
+        return DRAIN_SECONDS
+
+    async def kill(self) -> None:
+        await self.runtime.remove(self.clock)
+        self.proc.kill()
+
+    async def sweep(self) -> None:
+        """`run --rm` removes the container when it ends; the runtime removes it after the run
+        in any case. Here only `run` itself must not outlive the race."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+    async def release(self) -> None:
+        await self.sweep()

@@ -23,15 +23,12 @@ import uuid
 from collections.abc import Sequence
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
-from agents.runtime.base import MAX_RUNTIME, Launch, LineSink, Outcome, StopSignal
+from agents.runtime.base import Launch, LineSink, Outcome, StopSignal
+from agents.runtime.race import DRAIN_SECONDS, race
 from emulator.clock import Clock
 
-MAX_LINE = 64 * 1024
-CHUNK = 64 * 1024
 OPT_ML = Path("/opt/ml")
-DRAIN_SECONDS = 5.0
 TOKEN_VARIABLE = "AMT_JOB_TOKEN"
 """Marks every process of one job, so those that leave its process group are found too."""
 POLL_SECONDS = 0.02
@@ -70,38 +67,6 @@ def die_with_agent(argv: Sequence[str]) -> list[str]:
     """Prefix argv so the kernel kills the program if the agent process dies."""
     setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
     return [setpriv, "--pdeathsig", "KILL", *argv] if setpriv else list(argv)
-
-
-def split_lines(buffer: bytes, final: bool = False) -> tuple[list[bytes], bytes]:
-    """Complete lines in `buffer` (a line longer than MAX_LINE is cut into pieces) and the
-    unfinished rest; with `final`, the rest is a line too."""
-    lines: list[bytes] = []
-    while True:
-        newline = buffer.find(b"\n", 0, MAX_LINE + 1)
-        if 0 <= newline <= MAX_LINE:
-            lines.append(buffer[:newline])
-            buffer = buffer[newline + 1 :]
-        elif len(buffer) >= MAX_LINE:
-            lines.append(buffer[:MAX_LINE])
-            buffer = buffer[MAX_LINE:]
-        else:
-            break
-    if final and buffer:
-        lines.append(buffer)
-        buffer = b""
-    return lines, buffer
-
-
-async def pump(stream: asyncio.StreamReader, sink: LineSink) -> None:
-    """Forward the program's output line by line until EOF."""
-    rest = b""
-    while True:
-        chunk = await stream.read(CHUNK)
-        lines, rest = split_lines(rest + chunk, final=not chunk)
-        for line in lines:
-            await sink(line.decode("utf-8", "replace").rstrip("\r"))
-        if not chunk:
-            return
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -169,31 +134,6 @@ async def reaped(proc: asyncio.subprocess.Process, clock: Clock) -> int:
     return proc.returncode
 
 
-async def within(task: asyncio.Future[Any], seconds: float, clock: Clock) -> bool:
-    """Wait for `task` at most `seconds` of `clock` time; whether it finished."""
-    timer: asyncio.Future[Any] = asyncio.ensure_future(clock.sleep(seconds))
-    try:
-        await asyncio.wait({task, timer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        timer.cancel()
-    return task.done()
-
-
-async def first_end(
-    ends: set[asyncio.Task[Any]], reader: asyncio.Task[None]
-) -> set[asyncio.Task[Any]]:
-    """Wait for the first of `ends`; if forwarding output fails meanwhile, raise that (a
-    program whose output nobody reads would block on its next write)."""
-    watched = {*ends, reader}
-    while True:
-        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-        if reader in done:
-            reader.result()
-            watched.discard(reader)
-        if done & ends:
-            return done & ends
-
-
 class ProcessRuntime:
     """Runs the program as a local process group, in a private /opt/ml where possible."""
 
@@ -231,31 +171,36 @@ class ProcessRuntime:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
         )
+        program = ProcessGroup(proc, token, clock)
+        return await race(
+            program, on_line=on_line, stop=stop, max_runtime=max_runtime, grace=grace, clock=clock
+        )
+
+
+class ProcessGroup:
+    """A started program's process group, as the race drives it (`race.Running`): SIGTERM to
+    the group, then SIGKILL; after its end, every process of the group or carrying the job's
+    token is killed."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, token: str, clock: Clock) -> None:
         assert proc.stdout is not None
-        pgid = proc.pid
-        reader = asyncio.create_task(pump(proc.stdout, on_line), name=f"pump-{pgid}")
-        exited = asyncio.create_task(reaped(proc, clock), name=f"wait-{pgid}")
-        stopper = asyncio.create_task(stop(), name=f"stop-{pgid}")
-        timer = asyncio.create_task(clock.sleep(max_runtime), name=f"timer-{pgid}")
-        try:
-            done = await first_end({exited, stopper, timer}, reader)
-            reason = None
-            if exited not in done:
-                reason = stopper.result() if stopper in done else MAX_RUNTIME
-                _signal_group(pgid, signal.SIGTERM)
-                if not await within(exited, grace, clock):
-                    _signal_group(pgid, signal.SIGKILL)
-                    await exited
-            await kill_group(pgid, clock, token)
-            # A descendant that left the group may hold the pipe open: do not wait forever.
-            if await within(reader, DRAIN_SECONDS, clock):
-                reader.result()
-            return Outcome(proc.returncode, reason)
-        except Exception:
-            await kill_group(pgid, clock, token)
-            raise
-        finally:
-            _signal_group(pgid, signal.SIGKILL)
-            for task in (stopper, timer, exited, reader):
-                task.cancel()
-            await asyncio.gather(stopper, timer, exited, reader, return_exceptions=True)
+        self.proc, self.token, self.clock = proc, token, clock
+        self.pgid = proc.pid
+        self.name = str(self.pgid)
+        self.output = proc.stdout
+
+    async def exit_code(self) -> int:
+        return await reaped(self.proc, self.clock)
+
+    async def terminate(self, grace: float) -> float:
+        _signal_group(self.pgid, signal.SIGTERM)
+        return grace
+
+    async def kill(self) -> None:
+        _signal_group(self.pgid, signal.SIGKILL)
+
+    async def sweep(self) -> None:
+        await kill_group(self.pgid, self.clock, self.token)
+
+    async def release(self) -> None:
+        _signal_group(self.pgid, signal.SIGKILL)

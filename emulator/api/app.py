@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -35,7 +34,7 @@ from emulator.errors import (
 from emulator.ids import request_id
 from emulator.records import JobRecords
 from emulator.rules import validation
-from emulator.settings import Settings
+from emulator.settings import PUBLIC_AGENT_KEY, Settings
 from emulator.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -156,13 +155,13 @@ async def _prepare_validation(app: web.Application) -> None:
 
 
 def _signature_check(settings: Settings, clock: Clock) -> Any:
-    """SigV4 verification against the configured keys, plus a random key of our own for the
-    in-process agents (which the training programs they run receive)."""
+    """SigV4 verification against the configured keys, plus the private key of our in-process
+    agents (which the training programs they run receive; made where the settings are)."""
     if settings.credentials_file is None:
         raise ValueError("--auth sigv4 needs --credentials FILE")
+    if settings.agent_credentials == PUBLIC_AGENT_KEY:
+        raise ValueError("--auth sigv4 needs a private agent key (settings.private_agent_key)")
     keys = dict(auth.load_credentials(settings.credentials_file))
-    if settings.agent_credentials == Settings().agent_credentials:
-        settings.agent_credentials = (f"AMT{secrets.token_hex(8).upper()}", secrets.token_hex(20))
     keys[settings.agent_credentials[0]] = auth.Key(settings.agent_credentials[1])
     return auth.sigv4_middleware(keys, clock)
 

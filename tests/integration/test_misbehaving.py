@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from agents.runtime.process import MAX_LINE
+from agents.runtime.race import MAX_LINE
 from tests.conftest import Server, start_server, wait_for
 from tests.requests import BUCKET, training_request
 

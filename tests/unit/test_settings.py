@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from emulator.cli import main
-from emulator.settings import Settings, apply_config, load_config_file, parse_image_flag
+from emulator.settings import Settings, load_config_file, parse_image_flag, with_config
 
 
 def test_image_flag_splits_on_the_first_equals_sign():
@@ -22,14 +22,13 @@ def test_config_file_sets_images_and_settings(tmp_path):
     path.write_text(
         'region = "eu-west-1"\nstop_grace_seconds = 5\n[images]\n"my/image:*" = "python t.py"\n'
     )
-    settings = Settings()
-    apply_config(settings, load_config_file(path))
+    settings = with_config(Settings(), load_config_file(path))
     assert settings.region == "eu-west-1"
     assert settings.stop_grace_seconds == 5.0
     assert settings.images == {"my/image:*": "python t.py"}
     path.write_text("colour = 1\n")
     with pytest.raises(ValueError, match="unknown setting"):
-        apply_config(settings, load_config_file(path))
+        with_config(settings, load_config_file(path))
 
 
 def test_bad_image_flag_is_a_usage_error(capsys):
@@ -52,3 +51,26 @@ def test_runtime_and_container_cli_from_flags_and_the_config_file(tmp_path, caps
     path.write_text('runtime = "containers"\n')
     assert main(["serve", "--config", str(path)]) == 2
     assert "runtime must be one of process, container, auto" in capsys.readouterr().err
+
+
+def test_settings_are_built_once_and_auth_gets_a_private_agent_key(tmp_path):
+    import argparse
+    import dataclasses
+
+    from emulator.api.app import create_app
+    from emulator.cli import _serve_parser, settings_from_args
+    from emulator.settings import PUBLIC_AGENT_KEY
+
+    parser = argparse.ArgumentParser()
+    _serve_parser(parser.add_subparsers(dest="command"))
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\naws_access_key_id = AKID\naws_secret_access_key = s\n")
+    flags = ["serve", "--auth", "sigv4", "--credentials", str(credentials)]
+    settings = settings_from_args(parser.parse_args([*flags, "--data-dir", str(tmp_path)]))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.region = "eu-west-1"  # type: ignore[misc]
+    assert settings.agent_credentials != PUBLIC_AGENT_KEY
+    assert settings_from_args(parser.parse_args(["serve"])).agent_credentials == PUBLIC_AGENT_KEY
+    public = dataclasses.replace(settings, agent_credentials=PUBLIC_AGENT_KEY)
+    with pytest.raises(ValueError, match="private agent key"):
+        create_app(public)
