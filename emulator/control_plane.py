@@ -32,11 +32,12 @@ from emulator.domain.events import (
     TrainingStatus,
     training_topic,
 )
+from emulator.domain.jobs import TrainingJob
 from emulator.domain.status import PRIMARY_OF, TERMINAL_TRAINING
 from emulator.ids import Scope, scope_of_arn
 from emulator.ingest import BulkEvent, Ingest, StoredPoint
 from emulator.scheduler import Scheduler
-from emulator.store.sqlite import Row, disk_full
+from emulator.store.sqlite import disk_full
 from emulator.tuner.early_stopping import RunningAverages
 from emulator.tuner.service import TunerService
 
@@ -88,10 +89,10 @@ class ControlPlane:
             await self._bulk([event])
         elif isinstance(event, TrainingStatus):
             self.scheduler.seen_job(event.job)
-            row = self.ingest.status(event)
-            if row is not None and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING:
-                await self.job_ended(row)
-            elif row is None:
+            job = self.ingest.status(event)
+            if job is not None and job.status in TERMINAL_TRAINING:
+                await self.job_ended(job)
+            elif job is None:
                 await self._stop_if_ended(event)
         elif isinstance(event, AgentHeartbeat):
             await self._ended(self.scheduler.on_heartbeat(event))
@@ -107,15 +108,15 @@ class ControlPlane:
         stored = await self._guarded(f"{len(events)} events", partial(self._store, events))
         for point in stored or []:
             e = point.event
-            judge = partial(self.tuner.on_metric, point.row, e.name, point.step, e.value)
+            judge = partial(self.tuner.on_metric, point.job, e.name, point.step, e.value)
             await self._guarded(e, judge)
 
     async def _stop_if_ended(self, event: TrainingStatus) -> None:
         """An agent still runs a job the store has ended (lost, then back): stop it there."""
-        row = self.ctx.store.get_training_job(event.job)
+        job = self.ctx.store.get_training_job(event.job)
         if (
-            row is not None
-            and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING
+            job is not None
+            and job.status in TERMINAL_TRAINING
             and PRIMARY_OF.get(event.secondary) == "InProgress"
         ):
             stop = StopTraining(ts=self.ctx.clock.now(), job=event.job, reason="lost")
@@ -129,15 +130,14 @@ class ControlPlane:
         elif event.action == "training-stop":
             await self.scheduler.stop(event.name)
 
-    async def job_ended(self, row: Row) -> None:
-        tuning = row.meta.get("tuning_job")
-        if tuning:
-            await self.tuner.on_tuning_changed(tuning)
+    async def job_ended(self, job: TrainingJob) -> None:
+        if job.tuning_job:
+            await self.tuner.on_tuning_changed(job.tuning_job)
         await self.scheduler.place_waiting()
 
-    async def _ended(self, rows: list[Row]) -> None:
+    async def _ended(self, jobs: list[TrainingJob]) -> None:
         """Let the tuner react once to jobs that ended outside the agents' reports."""
-        tunings = {str(r.meta["tuning_job"]) for r in rows if r.meta.get("tuning_job")}
+        tunings = {j.tuning_job for j in jobs if j.tuning_job}
         for name in sorted(tunings):
             await self.tuner.on_tuning_changed(name)
 

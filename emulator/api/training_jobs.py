@@ -7,6 +7,7 @@ from typing import Any
 from emulator.api import pagination
 from emulator.api.context import Handler, Result, require_in_progress
 from emulator.context import ApiContext
+from emulator.domain.status import ACTIVE_TRAINING
 from emulator.errors import ResourceInUse, ValidationException
 from emulator.ids import Scope
 from emulator.rules.service_rules import check_create_training_job
@@ -15,9 +16,9 @@ from emulator.store.text import with_fields
 
 async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     check_create_training_job(params)
-    row = ctx.records.create_training(params, {}, ctx.scope)
+    job = ctx.records.create_training(params, ctx.scope)
     await ctx.command("training-created", params["TrainingJobName"])
-    return {"TrainingJobArn": row.doc["TrainingJobArn"]}
+    return {"TrainingJobArn": job.arn}
 
 
 async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> Result:
@@ -36,11 +37,11 @@ async def list_training_jobs(ctx: ApiContext, params: dict[str, Any]) -> Result:
 
 
 async def stop_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = ctx.training_row(params["TrainingJobName"])
-    require_in_progress("training job", row.doc["TrainingJobStatus"])
-    row.meta["stop_reason"] = "user"
-    ctx.records.move(row, "Stopping")
-    await ctx.command("training-stop", row.doc["TrainingJobName"])
+    job = ctx.training_row(params["TrainingJobName"])
+    require_in_progress("training job", job.status)
+    job.stop_reason = "user"
+    ctx.records.move(job, "Stopping")
+    await ctx.command("training-stop", job.name)
     return {}
 
 
@@ -57,16 +58,15 @@ async def update_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[s
 
 
 async def delete_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = ctx.training_row(params["TrainingJobName"])
-    status = row.doc["TrainingJobStatus"]
-    if status in ("InProgress", "Stopping"):
+    job = ctx.training_row(params["TrainingJobName"])
+    if job.status in ACTIVE_TRAINING:
         raise ResourceInUse(
-            f"Training job {row.doc['TrainingJobName']} is in status {status} and cannot be "
+            f"Training job {job.name} is in status {job.status} and cannot be "
             "deleted. Stop it and wait until it has stopped."
         )
     with ctx.store.transaction():
-        ctx.store.delete_training_job(row.doc["TrainingJobName"])
-        ctx.store.clear_tags(row.doc["TrainingJobArn"])
+        ctx.store.delete_training_job(job.name)
+        ctx.store.clear_tags(job.arn)
     return {}
 
 

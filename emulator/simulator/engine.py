@@ -31,10 +31,8 @@ from typing import Any
 import numpy as np
 
 from emulator.clock import ManualClock
-from emulator.domain.documents import new_tuning_doc
 from emulator.domain.events import TrainingMetric, TrainingStatus
 from emulator.domain.status import TERMINAL_TRAINING, TERMINAL_TUNING
-from emulator.ids import tuning_job_arn
 from emulator.ingest import Ingest
 from emulator.records import JobRecords
 from emulator.rules.service_rules import BuiltinMetrics, check_create_tuning_job
@@ -196,22 +194,18 @@ class Engine:
 
     # ---- setting up -------------------------------------------------------------------------
     def _lookup(self, name: str) -> dict[str, Any] | None:
-        row = self.store.get_tuning_job(name)
-        return row.doc if row else None
+        job = self.store.get_tuning_job(name)
+        return job.doc if job else None
 
     def _create(self, params: dict[str, Any]) -> None:
-        name = params["HyperParameterTuningJobName"]
-        arn = tuning_job_arn(REGION, ACCOUNT, name)
-        doc = new_tuning_doc(params, arn, self.clock.now())
-        meta: dict[str, Any] = {"launched": 0}
-        if doc["HyperParameterTuningJobConfig"].get("RandomSeed") is None:
-            meta["seed"] = int(np.random.SeedSequence(self._rng_key).generate_state(1)[0])
-        with self.store.transaction():
-            self.store.insert_tuning_job(doc, meta)
-            self.store.add_tags(arn, [(t["Key"], t["Value"]) for t in params.get("Tags", [])])
-        limit = doc["HyperParameterTuningJobConfig"]["ResourceLimits"].get("MaxRuntimeInSeconds")
+        seed = None
+        if params["HyperParameterTuningJobConfig"].get("RandomSeed") is None:
+            seed = int(np.random.SeedSequence(self._rng_key).generate_state(1)[0])
+        job = self.records.create_tuning(params, seed=seed)
+        limits = job.doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
+        limit = limits.get("MaxRuntimeInSeconds")
         if limit:
-            self._at(self.clock.now() + float(limit), Tick(name))
+            self._at(self.clock.now() + float(limit), Tick(job.name))
 
     # ---- the heap ---------------------------------------------------------------------------
     def _at(self, time: float, event: Event) -> None:
@@ -226,8 +220,8 @@ class Engine:
             heapq.heapify(self.heap)
 
     def _ended(self, name: str) -> bool:
-        row = self.store.get_tuning_job(name)
-        return row is None or row.doc["HyperParameterTuningJobStatus"] in TERMINAL_TUNING
+        job = self.store.get_tuning_job(name)
+        return job is None or job.status in TERMINAL_TUNING
 
     # ---- commands from the tuner ------------------------------------------------------------
     async def _command(self, action: str, name: str) -> None:
@@ -305,10 +299,10 @@ class Engine:
         event = TrainingStatus(
             ts=self.clock.now(), job=name, secondary=secondary, failure_reason=failure
         )
-        row = self.ingest.status(event)
-        if row is not None and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING:
+        job = self.ingest.status(event)
+        if job is not None and job.status in TERMINAL_TRAINING and job.tuning_job:
             self._running = None
-            await self.tuner.on_tuning_changed(row.meta["tuning_job"])
+            await self.tuner.on_tuning_changed(job.tuning_job)
 
 
 def _logs_dir() -> Path:
