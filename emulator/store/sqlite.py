@@ -1,10 +1,11 @@
 """The single source of truth: jobs, metric series, tags — in SQLite (WAL).
 
-Documents are kept as the JSON the Describe operations return (plus an internal `meta` object),
-with the columns that List operations filter and sort on pulled out beside them. Every write
-happens inside `transaction()`, so a crash at any moment leaves either the old state or the new.
-Names are unique case-insensitively, as AWS's are. Each job also records the account and
-region its ARN names, so the API can answer per account and region.
+Jobs are kept as the typed records of `domain.jobs`: the JSON the Describe operations return
+and, beside it, the record's bookkeeping as a `meta` object (`store.meta`), with the columns
+that List operations filter and sort on pulled out beside them. Every write happens inside
+`transaction()`, so a crash at any moment leaves either the old state or the new. Names are
+unique case-insensitively, as AWS's are. Each job also records the account and region its ARN
+names, so the API can answer per account and region.
 
 `PRAGMA user_version` numbers the schema; `MIGRATIONS` bring an older database up to date when
 it is opened (a database from before the numbering is version 0).
@@ -25,6 +26,7 @@ from typing import Any
 
 from emulator.domain.jobs import TrainingJob, TuningJob
 from emulator.domain.listing import training_list_summary, tuning_list_summary
+from emulator.domain.status import ACTIVE_TRAINING
 from emulator.ids import Scope, scope_of_arn
 from emulator.store.meta import training_job, training_meta, tuning_job, tuning_meta
 
@@ -473,9 +475,8 @@ class Store:
         return [r[0] for r in rows]
 
     def active_training_names(self) -> list[str]:
-        rows = self._db.execute(
-            "SELECT name FROM training_jobs WHERE status IN ('InProgress','Stopping') ORDER BY seq"
-        )
+        where, args = _status_in(ACTIVE_TRAINING)
+        rows = self._db.execute("SELECT name FROM training_jobs" + where + " ORDER BY seq", args)
         return [r[0] for r in rows]
 
     # ---- metrics --------------------------------------------------------------------------
