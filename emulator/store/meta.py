@@ -10,7 +10,7 @@ for (Completed, Failed or Stopped), as releases before the state machine wrote i
 
 from __future__ import annotations
 
-from dataclasses import MISSING, Field, fields
+from dataclasses import MISSING, fields
 from typing import Any
 
 from emulator.domain.jobs import TrainingJob, TuningJob
@@ -20,23 +20,41 @@ _WINDING_DOWN: dict[str, TuningState] = {end: state for state, end in ENDING_OF.
 """The stored `ending` of a tuning job that is not over yet → its state."""
 
 
+def _defaults(kind: type[Any], left_out: tuple[str, ...]) -> dict[str, Any]:
+    """Each stored field of a record type and its default (computed once: jobs are read and
+    written at every metric point)."""
+    defaults = {}
+    for each in fields(kind):
+        if each.name in left_out:
+            continue
+        if each.default_factory is not MISSING:
+            defaults[each.name] = each.default_factory()
+        else:
+            defaults[each.name] = each.default
+    return defaults
+
+
+_TRAINING = _defaults(TrainingJob, ("doc",))
+_TUNING = _defaults(TuningJob, ("doc", "state"))
+
+
 def training_meta(job: TrainingJob) -> dict[str, Any]:
-    return _changed(job, ("doc",))
+    return _changed(job, _TRAINING)
 
 
 def training_job(doc: dict[str, Any], meta: dict[str, Any]) -> TrainingJob:
-    return TrainingJob(doc, **_known(TrainingJob, meta))
+    return TrainingJob(doc, **_known(meta, _TRAINING))
 
 
 def tuning_meta(job: TuningJob) -> dict[str, Any]:
-    meta = _changed(job, ("doc", "state"))
+    meta = _changed(job, _TUNING)
     if job.state != "InProgress":
         meta["ending"] = ENDING_OF.get(job.state, job.state)
     return meta
 
 
 def tuning_job(doc: dict[str, Any], meta: dict[str, Any]) -> TuningJob:
-    return TuningJob(doc, state=_tuning_state(doc, meta), **_known(TuningJob, meta))
+    return TuningJob(doc, state=_tuning_state(doc, meta), **_known(meta, _TUNING))
 
 
 def _tuning_state(doc: dict[str, Any], meta: dict[str, Any]) -> TuningState:
@@ -53,24 +71,16 @@ def _tuning_state(doc: dict[str, Any], meta: dict[str, Any]) -> TuningState:
     return "Stopping" if status == "Stopping" else "InProgress"
 
 
-def _changed(record: Any, left_out: tuple[str, ...]) -> dict[str, Any]:
-    """Every field but `left_out` whose value is not its default."""
-    return {
-        f.name: getattr(record, f.name)
-        for f in fields(record)
-        if f.name not in left_out and getattr(record, f.name) != _default(f)
-    }
+def _changed(record: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    """Every stored field whose value is not its default."""
+    changed = {}
+    for name, default in defaults.items():
+        value = getattr(record, name)
+        if value != default:
+            changed[name] = value
+    return changed
 
 
-def _known(kind: type[Any], meta: dict[str, Any]) -> dict[str, Any]:
-    """The stored keys that name a field of `kind` (but its document and state)."""
-    names = {f.name for f in fields(kind)} - {"doc", "state"}
-    return {key: value for key, value in meta.items() if key in names}
-
-
-def _default(each: Field[Any]) -> Any:
-    if each.default is not MISSING:
-        return each.default
-    if each.default_factory is not MISSING:
-        return each.default_factory()
-    return MISSING
+def _known(meta: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The stored keys that name a stored field (others, like `ending`, are read apart)."""
+    return {key: value for key, value in meta.items() if key in defaults}
