@@ -252,3 +252,27 @@ async def test_a_failed_parent_warm_starts_and_a_deleted_one_is_left_out(tuner):
     doc = store.get_tuning_job("child").doc
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert doc["OverallBestTrainingJob"] == doc["BestTrainingJob"]
+
+
+async def test_a_tuning_job_an_older_release_left_completing_ends_completed_on_resume(tuner):
+    """Releases before the state machine kept the end in meta `ending` while the status still
+    showed InProgress: after an upgrade the tuner stops its running children and ends it."""
+    service, store, clock, commands = tuner
+    create(store, clock, "old", HyperParameterTuningJobConfig={"RandomSeed": 5})
+    await service.on_tuning_changed("old")
+    running = launched(commands)
+    store._db.execute(
+        "UPDATE tuning_jobs SET meta = ?",
+        ('{"launched": 2, "seed": 5, "ending": "Completed", "completion_reason": "x"}',),
+    )
+    clock.advance(30)
+    await service.resume()
+    assert {n for a, n in commands if a == "training-stop"} == set(running)
+    assert store.get_tuning_job("old").doc["HyperParameterTuningJobStatus"] == "InProgress"
+    for name in running:
+        service.records.move(store.get_training_job(name), "Stopped")
+    await service.on_tuning_changed("old")
+    job = store.get_tuning_job("old")
+    assert (job.status, job.completion_reason) == ("Completed", "x")
+    assert job.doc["HyperParameterTuningEndTime"] == clock.now()
+    assert len(launched(commands)) == len(running)  # nothing launched meanwhile
