@@ -17,7 +17,7 @@ from emulator.domain.documents import TUNING_OBJECTIVE_HP, child_training_params
 from emulator.domain.jobs import TrainingJob, TuningJob
 from emulator.domain.status import move_tuning, transition
 from emulator.domain.summary import best_of, counters, training_summary
-from emulator.ids import Scope, child_job_name, training_job_arn
+from emulator.ids import child_job_name, training_job_arn
 from emulator.records import JobRecords
 from emulator.store.sqlite import Store
 from tests.requests import METRICS, training_request, tuning_request
@@ -78,7 +78,7 @@ def _add_tuning_job(
         },
     )
     records = JobRecords(store, ManualClock(created), account.region, account.account)
-    tuning = records.create_tuning(params, Scope(account=account.account, region=account.region))
+    tuning = records.create_tuning(params)  # in the records' account and region
     doc = tuning.doc
     jobs = [
         _finished_child(store, doc, params, i + 1, created + i * TRAINING_SECONDS, account, rng)
