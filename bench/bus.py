@@ -71,6 +71,7 @@ from bench.bus_cluster import (  # noqa: E402
 from bench.bus_flood import METRIC  # noqa: E402
 from bench.bus_profile import Profiler  # noqa: E402
 from emulator.clock import Clock, SystemClock  # noqa: E402
+from emulator.domain.status import TERMINAL_TUNING  # noqa: E402
 from emulator.store.reader import (  # noqa: E402
     count_points_after,
     failed_with_reason,
@@ -258,7 +259,7 @@ async def wait_tuning(cluster: Cluster, name: str, limit_s: float, clock: Clock)
         desc: dict[str, Any] = cluster.sagemaker.describe_hyper_parameter_tuning_job(
             HyperParameterTuningJobName=name
         )
-        if desc["HyperParameterTuningJobStatus"] in ("Completed", "Stopped", "Failed"):
+        if desc["HyperParameterTuningJobStatus"] in TERMINAL_TUNING:
             return desc
         if clock.monotonic() > deadline:
             raise TimeoutError(f"tuning job {name} still {desc['HyperParameterTuningJobStatus']}")

@@ -28,6 +28,7 @@ import urllib.request  # noqa: E402
 from typing import Any  # noqa: E402
 
 from agents.runtime.container import Engine, detect_engine  # noqa: E402
+from emulator.domain.status import TERMINAL_TRAINING  # noqa: E402
 from emulator.testing import ServerProcess  # noqa: E402
 from fixtures.images.build import BASE  # noqa: E402
 
@@ -63,7 +64,7 @@ def one_job(
     sagemaker.create_training_job(**body)
     while True:
         job = sagemaker.describe_training_job(TrainingJobName=name)
-        if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
+        if job["TrainingJobStatus"] in TERMINAL_TRAINING:
             break
         time.sleep(0.05)
     ended = time.time()

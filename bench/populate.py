@@ -1,8 +1,9 @@
 """Seeding benchmark targets with finished tuning jobs, as a long-used emulator would hold them.
 
-Our store is written directly (one transaction, no HTTP), with documents built by the same
-functions the API and the tuner use, so Describe serves realistic documents: transitions,
-final metrics, counters and a best training job. moto is seeded through boto3, the only way in.
+Our store is written directly (one transaction, no HTTP), through the job records and with
+documents built by the same functions the API and the tuner use, so Describe serves realistic
+documents: transitions, final metrics, counters and a best training job. moto is seeded
+through boto3, the only way in.
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from emulator.domain.documents import (
-    TUNING_OBJECTIVE_HP,
-    child_training_params,
-    new_training_doc,
-    new_tuning_doc,
-)
-from emulator.domain.status import transition
+from emulator.clock import ManualClock
+from emulator.domain.documents import TUNING_OBJECTIVE_HP, child_training_params, new_training_doc
+from emulator.domain.jobs import TrainingJob, TuningJob
+from emulator.domain.status import move_tuning, transition
 from emulator.domain.summary import best_of, counters, training_summary
-from emulator.ids import child_job_name, training_job_arn, tuning_job_arn
-from emulator.store.sqlite import Row, Store
+from emulator.ids import child_job_name, training_job_arn
+from emulator.records import JobRecords
+from emulator.store.sqlite import Store
 from tests.requests import METRICS, training_request, tuning_request
 
 OBJECTIVE = {"Type": "Maximize", "MetricName": "validation:accuracy"}
@@ -63,30 +62,32 @@ def populate_store(
         for index in range(tuning_jobs):
             name = f"bench-tuning-{index:04d}"
             created = start + index * (children + 1) * TRAINING_SECONDS
-            rows = _add_tuning_job(store, name, created, children, account, rng)
+            jobs = _add_tuning_job(store, name, created, children, account, rng)
             tuning_names.append(name)
-            training_names += [r.doc["TrainingJobName"] for r in rows]
+            training_names += [job.name for job in jobs]
     return Population(tuning_names, training_names)
 
 
 def _add_tuning_job(
     store: Store, name: str, created: float, children: int, account: Account, rng: random.Random
-) -> list[Row]:
+) -> list[TrainingJob]:
     params = tuning_request(
         name,
         HyperParameterTuningJobConfig={
             "ResourceLimits": {"MaxNumberOfTrainingJobs": children, "MaxParallelTrainingJobs": 4}
         },
     )
-    arn = tuning_job_arn(account.region, account.account, name)
-    doc = new_tuning_doc(params, arn, created)
-    rows = [
+    records = JobRecords(store, ManualClock(created), account.region, account.account)
+    tuning = records.create_tuning(params)  # in the records' account and region
+    doc = tuning.doc
+    jobs = [
         _finished_child(store, doc, params, i + 1, created + i * TRAINING_SECONDS, account, rng)
         for i in range(children)
     ]
-    _finish_tuning(doc, rows, created + children * TRAINING_SECONDS)
-    store.insert_tuning_job(doc, {"launched": children})
-    return rows
+    tuning.launched = children
+    _finish_tuning(tuning, jobs, created + children * TRAINING_SECONDS)
+    store.update_tuning_job(tuning)
+    return jobs
 
 
 def _finished_child(
@@ -97,7 +98,7 @@ def _finished_child(
     started: float,
     account: Account,
     rng: random.Random,
-) -> Row:
+) -> TrainingJob:
     """A child training job that ran, reported metrics per epoch and completed."""
     tuned = {
         "learning_rate": f"{10 ** rng.uniform(-3, -0.3):.6g}",
@@ -114,14 +115,15 @@ def _finished_child(
     transition(doc, "Completed", None, ended)
     doc["TrainingTimeInSeconds"] = doc["BillableTimeInSeconds"] = int(TRAINING_SECONDS - 5)
     final = _add_metrics(store, name, started + STEPS[2][1], rng)
-    meta = {
-        "tuning_job": tuning_doc["HyperParameterTuningJobName"],
-        "tuned": tuned,
-        "objective": dict(OBJECTIVE),
-        "objective_value": final,
-    }
-    store.insert_training_job(doc, meta)
-    return Row(doc, meta)
+    job = TrainingJob(
+        doc,
+        tuning_job=tuning_doc["HyperParameterTuningJobName"],
+        tuned=tuned,
+        objective=dict(OBJECTIVE),
+        objective_value=final,
+    )
+    store.insert_training_job(job)
+    return job
 
 
 def _add_metrics(store: Store, job: str, training_started: float, rng: random.Random) -> float:
@@ -141,18 +143,17 @@ def _add_metrics(store: Store, job: str, training_started: float, rng: random.Ra
     return final
 
 
-def _finish_tuning(doc: dict[str, Any], children: list[Row], ended: float) -> None:
-    """The tuning document as the tuner leaves it after MaxNumberOfTrainingJobs."""
+def _finish_tuning(tuning: TuningJob, children: list[TrainingJob], ended: float) -> None:
+    """The tuning job as the tuner leaves it after MaxNumberOfTrainingJobs."""
+    doc = tuning.doc
     training, objective = counters(children)
     best = best_of(children)
-    doc["HyperParameterTuningJobStatus"] = "Completed"
     doc["TrainingJobStatusCounters"] = training
     doc["ObjectiveStatusCounters"] = objective
     if best is not None:
         doc["BestTrainingJob"] = training_summary(best)
-    doc["HyperParameterTuningEndTime"] = ended
-    doc["LastModifiedTime"] = ended
-    doc["ConsumedResources"] = {"RuntimeInSeconds": int(ended - doc["CreationTime"])}
+    move_tuning(tuning, "Completing", ended, "MaxNumberOfTrainingJobs")
+    move_tuning(tuning, "Completed", ended)
     doc["TuningJobCompletionDetails"] = {"NumberOfTrainingJobsObjectiveNotImproving": 0}
 
 

@@ -27,9 +27,10 @@ from typing import Any
 from emulator.clock import Clock
 from emulator.domain import summary
 from emulator.domain.commands import Commands
+from emulator.domain.jobs import TrainingJob
 from emulator.domain.status import ACTIVE_TRAINING
 from emulator.records import JobRecords
-from emulator.store.sqlite import Row, Store
+from emulator.store.sqlite import Store
 from emulator.tuner.service import TunerService
 
 PRUNERS = ("median", "asha")
@@ -71,25 +72,24 @@ class OptunaPrunedTuner(TunerService):
             )
         return self._studies[tuning_job]
 
-    def _trial(self, row: Row) -> Any:
+    def _trial(self, row: TrainingJob, tuning_job: str) -> Any:
         """The trial of a training job, asked for when the job first reports."""
-        name = row.doc["TrainingJobName"]
-        if name not in self._trials:
-            objective = row.meta.get("objective", {})
-            self._trials[name] = self._study(row.meta["tuning_job"], objective.get("Type")).ask()
-        return self._trials[name]
+        if row.name not in self._trials:
+            study = self._study(tuning_job, str(row.objective.get("Type")))
+            self._trials[row.name] = study.ask()
+        return self._trials[row.name]
 
-    def on_metric(self, row: Row, metric: str, step: int, value: float) -> Commands:
+    def on_metric(self, row: TrainingJob, metric: str, step: int, value: float) -> Commands:
         """Report the objective to the job's trial; stop the job when the pruner says so."""
-        tuning = row.meta.get("tuning_job")
-        if not tuning or metric != row.meta.get("objective", {}).get("MetricName"):
+        tuning = row.tuning_job
+        if not tuning or metric != row.objective.get("MetricName"):
             return []
         parent = self.store.get_tuning_job(tuning)
-        if parent is None or parent.meta.get("ending"):
+        if parent is None or parent.state != "InProgress":
             return []
-        if row.doc["TrainingJobStatus"] != "InProgress":
+        if row.status != "InProgress":
             return []
-        trial = self._trial(row)
+        trial = self._trial(row, tuning)
         trial.report(value, step)
         if trial.should_prune():
             return self.stop_child(row, "early_stop", f"Stopping: Optuna {self.pruner_name}")
@@ -104,16 +104,16 @@ class OptunaPrunedTuner(TunerService):
         import optuna
 
         for child in self.store.children(tuning_job):
-            job = child.doc["TrainingJobName"]
-            if job in self._told or child.doc["TrainingJobStatus"] in ACTIVE_TRAINING:
+            job = child.name
+            if job in self._told or child.status in ACTIVE_TRAINING:
                 continue
             self._told.add(job)
             trial = self._trials.get(job)
             if trial is None:  # ended before its first report
                 continue
             study = self._studies[tuning_job]
-            value = child.meta.get("objective_value")
-            if child.doc["TrainingJobStatus"] == "Stopped":
+            value = child.objective_value
+            if child.status == "Stopped":
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             elif summary.objective_status(child) == "Succeeded" and value is not None:
                 study.tell(trial, float(value))

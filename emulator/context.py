@@ -15,11 +15,12 @@ from aiohttp import web
 from emulator.bus.base import Bus
 from emulator.clock import Clock
 from emulator.domain.commands import Command
+from emulator.domain.jobs import TrainingJob, TuningJob
 from emulator.errors import ResourceNotFound, ValidationException
 from emulator.ids import Scope, scope_of_arn
 from emulator.records import JobRecords
 from emulator.settings import Settings
-from emulator.store.sqlite import Row, Store
+from emulator.store.sqlite import Store
 
 
 class ControlInbox:
@@ -79,21 +80,21 @@ class ApiContext:
         there, for this request, as on AWS)."""
         return scope_of_arn(arn, self.scope) == self.scope
 
-    def find_tuning(self, name: str) -> Row | None:
-        row = self.store.get_tuning_job(name)
-        return row if row and self.owns(row.doc["HyperParameterTuningJobArn"]) else None
+    def find_tuning(self, name: str) -> TuningJob | None:
+        job = self.store.get_tuning_job(name)
+        return job if job and self.owns(job.arn) else None
 
-    def find_training(self, name: str) -> Row | None:
-        row = self.store.get_training_job(name)
-        return row if row and self.owns(row.doc["TrainingJobArn"]) else None
+    def find_training(self, name: str) -> TrainingJob | None:
+        job = self.store.get_training_job(name)
+        return job if job and self.owns(job.arn) else None
 
-    def tuning_row(self, name: str) -> Row:
+    def tuning_row(self, name: str) -> TuningJob:
         row = self.find_tuning(name)
         if row is None:
             raise missing_tuning_job(name)
         return row
 
-    def training_row(self, name: str) -> Row:
+    def training_row(self, name: str) -> TrainingJob:
         row = self.find_training(name)
         if row is None:
             raise ValidationException("Requested resource not found.")

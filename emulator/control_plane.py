@@ -107,10 +107,10 @@ class ControlPlane:
 
     async def _stop_if_ended(self, event: TrainingStatus) -> None:
         """An agent still runs a job the store has ended (lost, then back): stop it there."""
-        row = self.ctx.store.get_training_job(event.job)
+        job = self.ctx.store.get_training_job(event.job)
         if (
-            row is not None
-            and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING
+            job is not None
+            and job.status in TERMINAL_TRAINING
             and PRIMARY_OF.get(event.secondary) == "InProgress"
         ):
             stop = StopTraining(ts=self.ctx.clock.now(), job=event.job, reason="lost")

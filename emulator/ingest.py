@@ -17,13 +17,14 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from emulator.cloudwatch import CloudWatchSink
 from emulator.domain.events import TrainingLog, TrainingMetric, TrainingStatus
+from emulator.domain.jobs import TrainingJob
 from emulator.records import JobRecords
-from emulator.store.sqlite import Row, Store, disk_full
+from emulator.store.sqlite import Store, disk_full
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class StoredPoint:
     job, so a decision taken on one point is seen by the next) and its step in the series."""
 
     event: TrainingMetric
-    row: Row
+    job: TrainingJob
     step: int
 
 
@@ -56,25 +57,25 @@ class Ingest:
         self.cloudwatch = cloudwatch
         logs_dir.mkdir(parents=True, exist_ok=True)
 
-    def status(self, event: TrainingStatus) -> Row | None:
+    def status(self, event: TrainingStatus) -> TrainingJob | None:
         """Apply a status event; the updated job when it changed, else None."""
         with self.store.transaction():  # the event id and its effect commit together
-            row = self.store.get_training_job(event.job)
-            if row is None or not self.store.first_time(event.event_id):
+            job = self.store.get_training_job(event.job)
+            if job is None or not self.store.first_time(event.event_id):
                 return None
             if event.failure_reason:
-                row.doc["FailureReason"] = event.failure_reason[:MAX_FAILURE_REASON]
+                job.doc["FailureReason"] = event.failure_reason[:MAX_FAILURE_REASON]
             if event.secondary == "Failed":
-                row.meta["retryable"] = event.retryable
-            if event.secondary == "Stopped" and row.meta.get("stop_reason") == "early_stop":
-                row.meta["early_stopped"] = True
-            moved = self.records.move(row, event.secondary, event.message or None)
-        return row if moved else None
+                job.retryable = event.retryable
+            if event.secondary == "Stopped" and job.stop_reason == "early_stop":
+                job.early_stopped = True
+            moved = self.records.move(job, event.secondary, event.message or None)
+        return job if moved else None
 
-    def metric(self, event: TrainingMetric) -> tuple[Row, int] | None:
+    def metric(self, event: TrainingMetric) -> tuple[TrainingJob, int] | None:
         """Store one metric point; (job, step) when it was new and finite."""
         stored = self.apply([event])
-        return (stored[0].row, stored[0].step) if stored else None
+        return (stored[0].job, stored[0].step) if stored else None
 
     def log(self, event: TrainingLog) -> None:
         self.apply([event])
@@ -89,9 +90,9 @@ class Ingest:
         stored: list[StoredPoint] = []
         if points:
             with self.store.transaction():
-                rows: dict[str, Row | None] = {}
+                jobs: dict[str, TrainingJob | None] = {}
                 for event in points:
-                    found = self._point(event, rows)
+                    found = self._point(event, jobs)
                     if found is not None:
                         stored.append(found)
         self._append_logs([e for e in events if isinstance(e, TrainingLog)])
@@ -101,28 +102,29 @@ class Ingest:
             )
         return stored
 
-    def _point(self, event: TrainingMetric, rows: dict[str, Row | None]) -> StoredPoint | None:
+    def _point(
+        self, event: TrainingMetric, jobs: dict[str, TrainingJob | None]
+    ) -> StoredPoint | None:
         """One point in its own savepoint; None when it was a repeat, or failed (logged)."""
         try:
-            if event.job not in rows:
-                rows[event.job] = self.store.get_training_job(event.job)
-            row = rows[event.job]
-            if row is None:
+            if event.job not in jobs:
+                jobs[event.job] = self.store.get_training_job(event.job)
+            job = jobs[event.job]
+            if job is None:
                 return None
             with self.store.savepoint():
                 if not self.store.first_in_series(event.job, event.name, event.seq, event.event_id):
                     return None
                 step = self.store.add_metric_point(event.job, event.name, event.ts, event.value)
-                if row.meta.get("objective", {}).get("MetricName") == event.name:
-                    meta = {**row.meta, "objective_value": event.value}
-                    self.store.update_training_meta(row.doc["TrainingJobName"], meta)
-                    row.meta = meta
+                if job.objective.get("MetricName") == event.name:
+                    self.store.update_training_meta(replace(job, objective_value=event.value))
+                    job.objective_value = event.value  # once stored: an undone write leaves it
         except Exception as error:
             if disk_full(error):
                 raise
             log.exception("could not store a metric point of %s: %s", event.job, event)
             return None
-        return StoredPoint(event, row, step)
+        return StoredPoint(event, job, step)
 
     def _append_logs(self, events: Sequence[TrainingLog]) -> None:
         """Each job's lines, in order, to its log file and CloudWatch stream: one write each."""

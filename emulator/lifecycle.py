@@ -16,9 +16,9 @@ from typing import Protocol
 
 from emulator.domain.commands import Command, Launch, Refresh, Stop, TuningEnded
 from emulator.domain.events import TrainingStatus
+from emulator.domain.jobs import TrainingJob
 from emulator.domain.status import TERMINAL_TRAINING
 from emulator.ingest import Ingest, StoredPoint
-from emulator.store.sqlite import Row
 from emulator.tuner.service import TunerService
 
 
@@ -28,7 +28,7 @@ class Executor(Protocol):
     async def launch(self, jobs: list[str]) -> None:
         """New training jobs (InProgress, nowhere yet): start them when there is room."""
 
-    async def stop(self, job: str) -> Row | None:
+    async def stop(self, job: str) -> TrainingJob | None:
         """Stop a job (already `Stopping` in the store); the job, if that ended it at once."""
 
     async def freed(self) -> None:
@@ -46,22 +46,22 @@ class Lifecycle:
         self.tuner = tuner
         self.executor = executor
 
-    async def status(self, event: TrainingStatus) -> Row | None:
+    async def status(self, event: TrainingStatus) -> TrainingJob | None:
         """Apply a status report; the job when it moved (None: a repeat, or refused)."""
-        row = self.ingest.status(event)
-        if row is not None and row.doc["TrainingJobStatus"] in TERMINAL_TRAINING:
-            await self.ended([row])
-        return row
+        job = self.ingest.status(event)
+        if job is not None and job.status in TERMINAL_TRAINING:
+            await self.ended([job])
+        return job
 
     async def judge(self, point: StoredPoint) -> None:
         """A new metric point: early stopping (Auto) or Hyperband may stop its job."""
         event = point.event
-        await self.apply(self.tuner.on_metric(point.row, event.name, point.step, event.value))
+        await self.apply(self.tuner.on_metric(point.job, event.name, point.step, event.value))
 
-    async def ended(self, rows: Iterable[Row]) -> None:
+    async def ended(self, jobs: Iterable[TrainingJob]) -> None:
         """Training jobs ended (reported, lost, or stopped before they ran): their tuning jobs
         go on, once each, and their room goes to waiting jobs."""
-        tunings = {str(r.meta["tuning_job"]) for r in rows if r.meta.get("tuning_job")}
+        tunings = {job.tuning_job for job in jobs if job.tuning_job}
         for name in sorted(tunings):
             await self.apply(self.tuner.on_tuning_changed(name))
         await self.executor.freed()

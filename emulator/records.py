@@ -1,4 +1,5 @@
-"""Creating and changing stored jobs: the one path every writer (API, tuner, ingest) takes."""
+"""Creating and changing stored jobs: the one path every writer (API, tuner, ingest, the
+simulator, the benchmarks' seeding) takes."""
 
 from __future__ import annotations
 
@@ -7,11 +8,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.clock import Clock
-from emulator.domain.documents import new_training_doc
-from emulator.domain.status import TransitionRefused, transition
+from emulator.domain.documents import new_training_doc, new_tuning_doc
+from emulator.domain.jobs import TrainingJob, TuningJob
+from emulator.domain.status import (
+    TERMINAL_TRAINING,
+    TransitionRefused,
+    TuningState,
+    move_tuning,
+    transition,
+)
 from emulator.errors import ResourceInUse
-from emulator.ids import Scope, scope_of_arn, training_job_arn
-from emulator.store.sqlite import Row, Store
+from emulator.ids import Scope, scope_of_arn, training_job_arn, tuning_job_arn
+from emulator.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
@@ -23,37 +31,69 @@ class JobRecords:
     region: str
     account: str
 
+    @property
+    def default_scope(self) -> Scope:
+        return Scope(account=self.account, region=self.region)
+
+    def create_tuning(
+        self, params: dict[str, Any], scope: Scope | None = None, seed: int | None = None
+    ) -> TuningJob:
+        """Store a new tuning job, InProgress, with its tags, in `scope` (else the server's
+        account and region); `seed`: what its strategies draw from when the request sets no
+        RandomSeed (None: drawn when it first launches)."""
+        scope = scope or self.default_scope
+        name = params["HyperParameterTuningJobName"]
+        arn = tuning_job_arn(scope.region, scope.account, name)
+        existing = self.store.get_tuning_job(name)
+        if existing is not None and scope_of_arn(existing.arn, scope) == scope:
+            raise ResourceInUse(
+                f"A hyperparameter tuning job with the name, {name}, already exists. "
+                "Choose a different name."
+            )
+        if existing is not None:
+            raise name_taken("tuning job", arn, existing.arn)
+        job = TuningJob(new_tuning_doc(params, arn, self.clock.now()), seed=seed)
+        with self.store.transaction():
+            self.store.insert_tuning_job(job)
+            self.store.add_tags(arn, [(t["Key"], t["Value"]) for t in params.get("Tags", [])])
+        return job
+
+    def move_tuning(self, job: TuningJob, target: TuningState, reason: str = "") -> None:
+        """Move a tuning job through its state machine (see `domain.status.move_tuning`);
+        the caller stores it, often with other changes."""
+        move_tuning(job, target, self.clock.now(), reason)
+
     def create_training(
-        self, params: dict[str, Any], meta: dict[str, Any], scope: Scope | None = None
-    ) -> Row:
+        self, params: dict[str, Any], scope: Scope | None = None, **bookkeeping: Any
+    ) -> TrainingJob:
         """Store a new training job in `Starting`, with its tags: in `scope`, else in its
-        tuning job's account and region, else in the server's."""
+        tuning job's account and region, else in the server's. `bookkeeping`: fields of
+        `TrainingJob` (a tuning job's child says which it is, what it tunes, ...)."""
         name = params["TrainingJobName"]
-        default = Scope(account=self.account, region=self.region)
-        scope = scope or scope_of_arn(params.get("TuningJobArn", ""), default)
+        scope = scope or scope_of_arn(params.get("TuningJobArn", ""), self.default_scope)
         arn = training_job_arn(scope.region, scope.account, name)
         existing = self.store.get_training_job(name)
         if existing is not None:
-            raise name_taken("training job", arn, existing.doc["TrainingJobArn"])
+            raise name_taken("training job", arn, existing.arn)
         now = self.clock.now()
         doc = new_training_doc(params, arn, now)
         transition(doc, "Starting", None, now)
-        row = Row(doc, meta)
+        job = TrainingJob(doc, **bookkeeping)
         with self.store.transaction():
-            self.store.insert_training_job(doc, meta)
+            self.store.insert_training_job(job)
             self.store.add_tags(arn, [(t["Key"], t["Value"]) for t in params.get("Tags", [])])
-        return row
+        return job
 
-    def move(self, row: Row, target: str, message: str | None = None) -> bool:
+    def move(self, job: TrainingJob, target: str, message: str | None = None) -> bool:
         """Transition a training job and persist it; False (and nothing stored) if refused."""
         try:
-            transition(row.doc, target, message, self.clock.now())
+            transition(job.doc, target, message, self.clock.now())
         except TransitionRefused as refused:
             log.debug("transition refused: %s", refused)
             return False
-        if row.doc["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            _stamp_durations(row.doc)
-        self.store.update_training_job(row)
+        if job.status in TERMINAL_TRAINING:
+            _stamp_durations(job.doc)
+        self.store.update_training_job(job)
         return True
 
 

@@ -24,9 +24,10 @@ from emulator.domain.events import (
     training_topic,
 )
 from emulator.domain.instances import gpus_for
+from emulator.domain.jobs import TrainingJob
 from emulator.domain.status import ACTIVE_TRAINING
 from emulator.records import JobRecords
-from emulator.store.sqlite import Row, Store
+from emulator.store.sqlite import Store
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ class Scheduler:
             "--agent-id (the default differs per host and --work-dir)"
         )
 
-    def on_heartbeat(self, beat: AgentHeartbeat) -> list[Row]:
+    def on_heartbeat(self, beat: AgentHeartbeat) -> list[TrainingJob]:
         """Record an agent's heartbeat; returns its jobs it no longer runs (they were lost)."""
         current = self.agents.get(beat.agent)
         if (
@@ -150,17 +151,17 @@ class Scheduler:
         beats = self._beats[beat.agent] = self._beats.get(beat.agent, 0) + 1
         running = set(beat.running)
 
-        def lost(row: Row) -> bool:
+        def lost(row: TrainingJob) -> bool:
             """Not running there though the agent got its assignment (or a later one), or the
             assignment never arrived (an agent restarted meanwhile)."""
             name = row.doc["TrainingJobName"]
-            if row.meta.get("agent") != beat.agent or name in running:
+            if row.agent != beat.agent or name in running:
                 self._assigned_beat.pop(name, None)
                 return False
             # Strictly later: an assignment sent before this one carries a time at most equal
             # to this one's (equal too when the clock reads the same twice, as a held virtual
             # clock does), so only a strictly later one proves this one was delivered.
-            if beat.assigned_until > float(row.meta.get("assigned_at", 0.0)):
+            if beat.assigned_until > row.assigned_at:
                 return True
             return beats - self._assigned_beat.setdefault(name, beats) >= UNDELIVERED_BEATS
 
@@ -182,13 +183,13 @@ class Scheduler:
         agent = self._agent_of.get(job)
         if agent is None:
             row = self.store.get_training_job(job)
-            agent = str(row.meta.get("agent") or "") if row else ""
+            agent = (row.agent or "") if row else ""
             self._agent_of[job] = agent
         info = self.agents.get(agent)
         if info is not None and info.online:
             info.last_seen = self.clock.now()
 
-    def silent_agents(self) -> list[Row]:
+    def silent_agents(self) -> list[TrainingJob]:
         """Agents not heard from for 3 heartbeat periods are lost, with their jobs."""
         now = self.clock.now()
         silent = {
@@ -204,7 +205,7 @@ class Scheduler:
         """(free slots, free GPUs) of every online agent, from the jobs assigned in the store."""
         free = {a.agent: [a.slots, len(a.gpus)] for a in self.agents.values() if a.online}
         for row in self._active():
-            agent = row.meta.get("agent")
+            agent = row.agent
             if agent in free:
                 free[agent][0] -= 1
                 free[agent][1] -= min(free[agent][1], _wanted_gpus(row))
@@ -229,7 +230,7 @@ class Scheduler:
         """Give every waiting job a free slot (and the GPUs it asks for), oldest first."""
         free = self.free_capacity()
         for row in self._active():
-            if row.meta.get("agent") or row.doc["TrainingJobStatus"] != "InProgress":
+            if row.agent or row.status != "InProgress":
                 continue
             wanted = _wanted_gpus(row)
             agent = next(
@@ -248,9 +249,9 @@ class Scheduler:
             free[agent] = (slots - 1, gpus - min(gpus, wanted))
             await self._assign(row, agent)
 
-    async def _assign(self, row: Row, agent: str) -> None:
-        row.meta["agent"] = agent
-        row.meta["assigned_at"] = self.clock.now()
+    async def _assign(self, row: TrainingJob, agent: str) -> None:
+        row.agent = agent
+        row.assigned_at = self.clock.now()
         self._agent_of[row.doc["TrainingJobName"]] = agent
         self._assigned_beat[row.doc["TrainingJobName"]] = self._beats.get(agent, 0)
         if row.doc["SecondaryStatus"] == "Pending":
@@ -266,22 +267,22 @@ class Scheduler:
         )
         await self.bus.publish(agent_topic(agent, "assignments"), event)
 
-    async def stop(self, name: str) -> Row | None:
+    async def stop(self, name: str) -> TrainingJob | None:
         """Stop a job wherever it is: on its agent, or, before it ever reached one, here and
         now (then the job, ended, is returned)."""
         row = self.store.get_training_job(name)
         if row is None or row.doc["TrainingJobStatus"] not in ACTIVE_TRAINING:
             return None
-        if row.meta.get("agent"):
+        if row.agent:
             await self._send_stop(row)
             return None
         if self.records.move(row, "Stopped", "Stopped before an instance was assigned"):
             return row
         return None
 
-    async def _send_stop(self, row: Row) -> None:
-        name, agent = row.doc["TrainingJobName"], str(row.meta.get("agent"))
-        reason = str(row.meta.get("stop_reason", "user"))
+    async def _send_stop(self, row: TrainingJob) -> None:
+        name, agent = row.name, str(row.agent)
+        reason = row.stop_reason or "user"
         self._stop_beat[name] = self._beats.get(agent, 0)
         await self.bus.publish(
             training_topic(name, "stop"), StopTraining(ts=self.clock.now(), job=name, reason=reason)
@@ -301,33 +302,35 @@ class Scheduler:
             del self._stop_beat[ended]
         for row in stopping:
             name = row.doc["TrainingJobName"]
-            if row.meta.get("agent") != beat.agent or name not in running:
+            if row.agent != beat.agent or name not in running:
                 continue
             if beats - self._stop_beat.get(name, beats - RESTOP_BEATS) >= RESTOP_BEATS:
                 await self._send_stop(row)
 
-    def lose_agent_jobs(self, agent_is_lost: Callable[[str], bool], reason: str) -> list[Row]:
+    def lose_agent_jobs(
+        self, agent_is_lost: Callable[[str], bool], reason: str
+    ) -> list[TrainingJob]:
         """End as failed (retryable) every active job on agents that are gone."""
         return self.lose_jobs(
-            lambda row: bool(row.meta.get("agent")) and agent_is_lost(str(row.meta["agent"])),
+            lambda row: bool(row.agent) and agent_is_lost(str(row.agent)),
             reason,
         )
 
-    def lose_jobs(self, is_lost: Callable[[Row], bool], reason: str) -> list[Row]:
+    def lose_jobs(self, is_lost: Callable[[TrainingJob], bool], reason: str) -> list[TrainingJob]:
         """End as failed (retryable: a tuning job replaces them) the active jobs `is_lost` picks."""
         lost = []
         for row in self._active():
             if is_lost(row):
-                row.meta["retryable"] = True
+                row.retryable = True
                 row.doc["FailureReason"] = reason
                 if self.records.move(row, "Failed", reason):
                     lost.append(row)
         return lost
 
-    def _active(self) -> list[Row]:
+    def _active(self) -> list[TrainingJob]:
         return self.store.training_jobs(statuses=ACTIVE_TRAINING)
 
 
-def _wanted_gpus(row: Row) -> int:
+def _wanted_gpus(row: TrainingJob) -> int:
     resources = row.doc.get("ResourceConfig", {})
     return gpus_for(resources.get("InstanceType", ""), int(resources.get("InstanceCount", 1)))

@@ -100,15 +100,13 @@ def origin_lookup(store: Store) -> OriginLookup:
     """A training job's parent tuning job, launch number and definition, from the store."""
 
     def origin(job: str) -> JobOrigin:
-        row = store.get_training_job(job)
-        tuning = row.meta.get("tuning_job") if row else None
+        child = store.get_training_job(job)
+        tuning = child.tuning_job if child else None
         parent = store.get_tuning_job(tuning) if tuning else None
-        if row is None or parent is None:
+        if child is None or parent is None:
             return JobOrigin()
-        index = store.child_names(parent.doc["HyperParameterTuningJobName"]).index(
-            row.doc["TrainingJobName"]
-        )
-        return JobOrigin(parent.doc, index + 1, row.meta.get("definition"))
+        index = store.child_names(parent.name).index(child.name)
+        return JobOrigin(parent.doc, index + 1, child.definition)
 
     return origin
 

@@ -25,6 +25,7 @@ from emulator.api import training_jobs, tuning_jobs
 from emulator.api.aws_services import AWS
 from emulator.api.keys import RESET_HOOKS
 from emulator.context import CONTEXT, ApiContext
+from emulator.domain.status import ACTIVE_TRAINING, ACTIVE_TUNING
 from emulator.errors import EmulatorError
 from emulator.ids import scope_of_arn
 
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 
 STOP_MARGIN_SECONDS = 10.0
 POLL_SECONDS = 0.05
-ACTIVE = ("InProgress", "Stopping")
 
 
 async def reset(request: web.Request) -> web.Response:
@@ -53,26 +53,24 @@ async def reset(request: web.Request) -> web.Response:
 async def stop_everything(ctx: ApiContext) -> list[str]:
     """Stop every running tuning and training job; the names of those whose stop was not
     confirmed in time."""
-    for row in ctx.store.tuning_jobs(statuses=("InProgress",)):
+    for tuning in ctx.store.tuning_jobs(statuses=("InProgress",)):
         await _stop(
             ctx,
-            row.doc["HyperParameterTuningJobArn"],
+            tuning.arn,
             tuning_jobs.stop_tuning_job,
-            {"HyperParameterTuningJobName": row.doc["HyperParameterTuningJobName"]},
+            {"HyperParameterTuningJobName": tuning.name},
         )
-    for row in ctx.store.training_jobs(statuses=("InProgress",)):
+    for training in ctx.store.training_jobs(statuses=("InProgress",)):
         await _stop(
             ctx,
-            row.doc["TrainingJobArn"],
+            training.arn,
             training_jobs.stop_training_job,
-            {"TrainingJobName": row.doc["TrainingJobName"]},
+            {"TrainingJobName": training.name},
         )
     deadline = ctx.clock.monotonic() + ctx.settings.stop_grace_seconds + STOP_MARGIN_SECONDS
     while True:
-        running = [r.doc["TrainingJobName"] for r in ctx.store.training_jobs(statuses=ACTIVE)]
-        running += [
-            r.doc["HyperParameterTuningJobName"] for r in ctx.store.tuning_jobs(statuses=ACTIVE)
-        ]
+        running = [j.name for j in ctx.store.training_jobs(statuses=ACTIVE_TRAINING)]
+        running += [j.name for j in ctx.store.tuning_jobs(statuses=ACTIVE_TUNING)]
         if not running or ctx.clock.monotonic() >= deadline:
             if running:
                 log.warning("reset: no stop confirmed for %s; removing them anyway", running)

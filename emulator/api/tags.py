@@ -6,6 +6,7 @@ from typing import Any
 
 from emulator.api.context import Handler
 from emulator.context import ApiContext
+from emulator.domain.jobs import TrainingJob, TuningJob
 from emulator.errors import ValidationException
 
 
@@ -14,15 +15,14 @@ def _require_resource(ctx: ApiContext, arn: str) -> None:
     other SageMaker ARNs are accepted."""
     resource = arn.split(":", 5)[5] if arn.count(":") >= 5 else ""
     kind, _, name = resource.partition("/")
+    job: TrainingJob | TuningJob | None
     if kind == "training-job":
-        row = ctx.find_training(name)
-        own = row.doc["TrainingJobArn"] if row else None
+        job = ctx.find_training(name)
     elif kind == "hyper-parameter-tuning-job":
-        row = ctx.find_tuning(name)
-        own = row.doc["HyperParameterTuningJobArn"] if row else None
+        job = ctx.find_tuning(name)
     else:
         return
-    if own != arn.lower():
+    if (job.arn if job else None) != arn.lower():
         raise ValidationException(f"Resource {arn} does not exist.")
 
 

@@ -8,6 +8,7 @@ from emulator.api import pagination
 from emulator.api.context import Handler, Result, require_in_progress
 from emulator.context import ApiContext
 from emulator.domain.commands import Launch, Stop
+from emulator.domain.status import ACTIVE_TRAINING
 from emulator.errors import ResourceInUse, ValidationException
 from emulator.ids import Scope
 from emulator.rules.service_rules import check_create_training_job
@@ -16,9 +17,9 @@ from emulator.store.text import with_fields
 
 async def create_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     check_create_training_job(params)
-    row = ctx.records.create_training(params, {}, ctx.scope)
-    ctx.send(Launch(params["TrainingJobName"]))
-    return {"TrainingJobArn": row.doc["TrainingJobArn"]}
+    job = ctx.records.create_training(params, ctx.scope)
+    ctx.send(Launch(job.name))
+    return {"TrainingJobArn": job.arn}
 
 
 async def describe_training_job(ctx: ApiContext, params: dict[str, Any]) -> Result:
@@ -37,11 +38,11 @@ async def list_training_jobs(ctx: ApiContext, params: dict[str, Any]) -> Result:
 
 
 async def stop_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = ctx.training_row(params["TrainingJobName"])
-    require_in_progress("training job", row.doc["TrainingJobStatus"])
-    row.meta["stop_reason"] = "user"
-    ctx.records.move(row, "Stopping")
-    ctx.send(Stop(row.doc["TrainingJobName"]))
+    job = ctx.training_row(params["TrainingJobName"])
+    require_in_progress("training job", job.status)
+    job.stop_reason = "user"
+    ctx.records.move(job, "Stopping")
+    ctx.send(Stop(job.name))
     return {}
 
 
@@ -58,16 +59,15 @@ async def update_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[s
 
 
 async def delete_training_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = ctx.training_row(params["TrainingJobName"])
-    status = row.doc["TrainingJobStatus"]
-    if status in ("InProgress", "Stopping"):
+    job = ctx.training_row(params["TrainingJobName"])
+    if job.status in ACTIVE_TRAINING:
         raise ResourceInUse(
-            f"Training job {row.doc['TrainingJobName']} is in status {status} and cannot be "
+            f"Training job {job.name} is in status {job.status} and cannot be "
             "deleted. Stop it and wait until it has stopped."
         )
     with ctx.store.transaction():
-        ctx.store.delete_training_job(row.doc["TrainingJobName"])
-        ctx.store.clear_tags(row.doc["TrainingJobArn"])
+        ctx.store.delete_training_job(job.name)
+        ctx.store.clear_tags(job.arn)
     return {}
 
 

@@ -9,41 +9,26 @@ from emulator.api.context import Handler, Result, require_in_progress
 from emulator.context import ApiContext, missing_tuning_job
 from emulator.domain.builtin import builtin_metrics
 from emulator.domain.commands import Refresh
-from emulator.domain.documents import new_tuning_doc
 from emulator.domain.status import TERMINAL_TUNING
 from emulator.domain.summary import training_summary
-from emulator.errors import ResourceInUse, ValidationException
-from emulator.ids import Scope, tuning_job_arn
-from emulator.records import name_taken
+from emulator.errors import ValidationException
+from emulator.ids import Scope
 from emulator.rules.service_rules import check_create_tuning_job
 from emulator.store.text import with_fields
 
 
 def _lookup_doc(ctx: ApiContext, name: str) -> dict[str, Any] | None:
-    row = ctx.find_tuning(name)
-    return row.doc if row else None
+    job = ctx.find_tuning(name)
+    return job.doc if job else None
 
 
 async def create_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     check_create_tuning_job(
         params, lookup_tuning_job=lambda n: _lookup_doc(ctx, n), builtin_metrics=builtin_metrics
     )
-    name = params["HyperParameterTuningJobName"]
-    arn = tuning_job_arn(ctx.scope.region, ctx.scope.account, name)
-    existing = ctx.store.get_tuning_job(name)
-    if existing is not None and ctx.owns(existing.doc["HyperParameterTuningJobArn"]):
-        raise ResourceInUse(
-            f"A hyperparameter tuning job with the name, {name}, already exists. "
-            "Choose a different name."
-        )
-    if existing is not None:
-        raise name_taken("tuning job", arn, existing.doc["HyperParameterTuningJobArn"])
-    doc = new_tuning_doc(params, arn, ctx.clock.now())
-    with ctx.store.transaction():
-        ctx.store.insert_tuning_job(doc, {"launched": 0})
-        ctx.store.add_tags(arn, [(t["Key"], t["Value"]) for t in params.get("Tags", [])])
-    ctx.send(Refresh(name))
-    return {"HyperParameterTuningJobArn": arn}
+    job = ctx.records.create_tuning(params, ctx.scope)
+    ctx.send(Refresh(job.name))
+    return {"HyperParameterTuningJobArn": job.arn}
 
 
 async def describe_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> Result:
@@ -81,7 +66,7 @@ _CHILD_SORT = {
 
 
 async def list_children(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    name = ctx.tuning_row(params["HyperParameterTuningJobName"]).doc["HyperParameterTuningJobName"]
+    name = ctx.tuning_row(params["HyperParameterTuningJobName"]).name
     summaries = [training_summary(r) for r in ctx.store.children(name)]
     if params.get("StatusEquals"):
         summaries = [s for s in summaries if s["TrainingJobStatus"] == params["StatusEquals"]]
@@ -98,28 +83,24 @@ async def list_children(ctx: ApiContext, params: dict[str, Any]) -> dict[str, An
 
 
 async def stop_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = ctx.tuning_row(params["HyperParameterTuningJobName"])
-    require_in_progress("tuning job", row.doc["HyperParameterTuningJobStatus"])
-    row.doc["HyperParameterTuningJobStatus"] = "Stopping"
-    row.doc["LastModifiedTime"] = ctx.clock.now()
-    row.meta["ending"] = "Stopped"
-    ctx.store.update_tuning_job(row)
-    ctx.send(Refresh(row.doc["HyperParameterTuningJobName"]))
+    job = ctx.tuning_row(params["HyperParameterTuningJobName"])
+    require_in_progress("tuning job", job.status)
+    ctx.records.move_tuning(job, "Stopping")
+    ctx.store.update_tuning_job(job)
+    ctx.send(Refresh(job.name))
     return {}
 
 
 async def delete_tuning_job(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = ctx.tuning_row(params["HyperParameterTuningJobName"])
-    status = row.doc["HyperParameterTuningJobStatus"]
-    if status not in TERMINAL_TUNING:
+    job = ctx.tuning_row(params["HyperParameterTuningJobName"])
+    if job.status not in TERMINAL_TUNING:
         raise ValidationException(
-            f"The request was rejected because the tuning job is in status {status}. "
+            f"The request was rejected because the tuning job is in status {job.status}. "
             "Only a Completed, Failed or Stopped tuning job can be deleted."
         )
-    arn = row.doc["HyperParameterTuningJobArn"]
     with ctx.store.transaction():
-        ctx.store.delete_tuning_job(row.doc["HyperParameterTuningJobName"])
-        ctx.store.clear_tags(arn)
+        ctx.store.delete_tuning_job(job.name)
+        ctx.store.clear_tags(job.arn)
     return {}
 
 

@@ -9,8 +9,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from emulator.client.session import Emulator
-
-TERMINAL = ("Completed", "Failed", "Stopped")
+from emulator.domain.status import TERMINAL_TUNING
 
 
 def best_value(desc: dict[str, Any]) -> str:
@@ -81,7 +80,7 @@ def frame(emulator: Emulator, name: str) -> tuple[str, str | None]:
         shown = "  ".join(f"{m}={v:.4g}" for m, v in sorted(latest.items())) or "(no metrics yet)"
         lines.append(f"  {child['TrainingJobName']}: {shown}")
     status = desc["HyperParameterTuningJobStatus"]
-    return "\n".join(lines), status if status in TERMINAL else None
+    return "\n".join(lines), status if status in TERMINAL_TUNING else None
 
 
 def watch(

@@ -180,6 +180,13 @@ def zero_objective_counters() -> dict[str, int]:
     return {"Succeeded": 0, "Pending": 0, "Failed": 0}
 
 
+def static_hyperparameters(definition: dict[str, Any]) -> dict[str, str]:
+    """A definition's StaticHyperParameters without the one the emulator adds (the objective
+    metric's name, which Describe echoes): the ones the user set."""
+    statics = definition.get("StaticHyperParameters", {})
+    return {k: v for k, v in statics.items() if k != TUNING_OBJECTIVE_HP}
+
+
 def child_training_params(
     tuning_doc: dict[str, Any],
     definition: dict[str, Any],

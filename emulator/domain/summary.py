@@ -7,88 +7,77 @@ equal the jobs' actual statuses after any crash or duplicate event.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from emulator.domain.documents import zero_objective_counters, zero_training_counters
+from emulator.domain.jobs import TrainingJob
+from emulator.domain.status import ACTIVE_TRAINING
 
 
-class StoredJob(Protocol):
-    """A training job as stored: its Describe document and our bookkeeping beside it (the
-    store's `Row` is one; the domain needs only these two fields)."""
-
-    doc: dict[str, Any]
-    meta: dict[str, Any]
-
-
-Job = TypeVar("Job", bound=StoredJob)
-
-
-def objective_status(row: StoredJob) -> str:
+def objective_status(job: TrainingJob) -> str:
     """Succeeded once a final objective exists and the job ended; Pending while it runs."""
-    status = row.doc["TrainingJobStatus"]
-    if status in ("InProgress", "Stopping"):
+    if job.status in ACTIVE_TRAINING:
         return "Pending"
-    if status == "Failed" or row.meta.get("objective_value") is None:
+    if job.status == "Failed" or job.objective_value is None:
         return "Failed"
     return "Succeeded"
 
 
-def counter_key(row: StoredJob) -> str:
-    status = row.doc["TrainingJobStatus"]
-    if status in ("InProgress", "Stopping"):
+def counter_key(job: TrainingJob) -> str:
+    if job.status in ACTIVE_TRAINING:
         return "InProgress"
-    if status == "Failed":
-        return "RetryableError" if row.meta.get("retryable") else "NonRetryableError"
-    return status
+    if job.status == "Failed":
+        return "RetryableError" if job.retryable else "NonRetryableError"
+    return job.status
 
 
-def counters(children: Iterable[StoredJob]) -> tuple[dict[str, int], dict[str, int]]:
+def counters(children: Iterable[TrainingJob]) -> tuple[dict[str, int], dict[str, int]]:
     training = zero_training_counters()
     objective = zero_objective_counters()
-    for row in children:
-        training[counter_key(row)] += 1
-        objective[objective_status(row)] += 1
+    for job in children:
+        training[counter_key(job)] += 1
+        objective[objective_status(job)] += 1
     return training, objective
 
 
-def training_summary(row: StoredJob) -> dict[str, Any]:
+def training_summary(job: TrainingJob) -> dict[str, Any]:
     """A HyperParameterTrainingJobSummary of one child."""
-    doc, meta = row.doc, row.meta
+    doc = job.doc
     summary: dict[str, Any] = {
         "TrainingJobName": doc["TrainingJobName"],
         "TrainingJobArn": doc["TrainingJobArn"],
-        "TuningJobName": meta["tuning_job"],
+        "TuningJobName": job.tuning_job,
         "CreationTime": doc["CreationTime"],
         "TrainingJobStatus": doc["TrainingJobStatus"],
-        "TunedHyperParameters": meta.get("tuned", {}),
-        "ObjectiveStatus": objective_status(row),
+        "TunedHyperParameters": job.tuned,
+        "ObjectiveStatus": objective_status(job),
     }
-    if meta.get("definition"):
-        summary["TrainingJobDefinitionName"] = meta["definition"]
+    if job.definition:
+        summary["TrainingJobDefinitionName"] = job.definition
     for key in ("TrainingStartTime", "TrainingEndTime", "FailureReason"):
         if key in doc:
             summary[key] = doc[key]
-    if meta.get("objective_value") is not None:
-        objective = meta["objective"]
+    if job.objective_value is not None:
         summary["FinalHyperParameterTuningJobObjectiveMetric"] = {
-            "Type": objective["Type"],
-            "MetricName": objective["MetricName"],
-            "Value": meta["objective_value"],
+            "Type": job.objective["Type"],
+            "MetricName": job.objective["MetricName"],
+            "Value": job.objective_value,
         }
     return summary
 
 
-def best_of(rows: Iterable[Job]) -> Job | None:
+def best_of(jobs: Iterable[TrainingJob]) -> TrainingJob | None:
     """The child with the best final objective among those that succeeded (earliest on ties)."""
-    best: Job | None = None
-    for row in rows:
-        if objective_status(row) != "Succeeded":
+    best: TrainingJob | None = None
+    for job in jobs:
+        if objective_status(job) != "Succeeded":
             continue
-        if best is None or _better(row, best):
-            best = row
+        if best is None or _better(job, best):
+            best = job
     return best
 
 
-def _better(a: StoredJob, b: StoredJob) -> bool:
-    va, vb = a.meta["objective_value"], b.meta["objective_value"]
-    return bool(va < vb) if a.meta["objective"]["Type"] == "Minimize" else bool(va > vb)
+def _better(a: TrainingJob, b: TrainingJob) -> bool:
+    va, vb = a.objective_value, b.objective_value
+    assert va is not None and vb is not None  # both succeeded
+    return bool(va < vb) if a.objective["Type"] == "Minimize" else bool(va > vb)

@@ -32,6 +32,7 @@ import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+from emulator.domain.status import TERMINAL_TUNING
 from emulator.errors import ResourceNotFound, ValidationException
 from emulator.tuner.hyperband import EPOCH_KEYS, MAX_EPOCHS, infer_max_resource
 from emulator.tuner.space import CategoricalParam, SearchSpace
@@ -50,7 +51,6 @@ MAX_GRID_COMBINATIONS = 750
 MAX_RUNTIME_SECONDS = 28 * 24 * 3600
 MAX_ENVIRONMENT_VARIABLES = 48
 WARM_START_STRATEGIES = ("Bayesian", "Random")
-TERMINAL_TUNING_STATUSES = ("Completed", "Stopped", "Failed")
 RANGE_KINDS = ("IntegerParameterRanges", "ContinuousParameterRanges", "CategoricalParameterRanges")
 
 
@@ -430,7 +430,7 @@ def _check_parent(child: Doc, name: str, parent: Doc | None) -> None:
             "WarmStartConfig.ParentHyperParameterTuningJobs."
         )
     status = parent["HyperParameterTuningJobStatus"]
-    if status not in TERMINAL_TUNING_STATUSES:
+    if status not in TERMINAL_TUNING:
         raise ValidationException(
             f"Parent tuning job {name} is {status}; a warm start parent must be Completed, "
             "Stopped or Failed. Wait for it to finish or stop it."

@@ -39,7 +39,13 @@ from agents.agent import Agent, BusReporter
 from agents.runner import AgentContext, JobReporter, StopRequest
 from emulator.bus.base import Bus
 from emulator.clock import Clock
-from emulator.domain.documents import TUNING_OBJECTIVE_HP, definitions_of, ranges_of
+from emulator.domain.documents import (
+    DEFAULT_MAX_RUNTIME,
+    TUNING_OBJECTIVE_HP,
+    definitions_of,
+    ranges_of,
+    static_hyperparameters,
+)
 from emulator.simulator.curves import (
     Curve,
     CurveSet,
@@ -54,7 +60,6 @@ from emulator.simulator.timeline import timeline
 from emulator.tuner.space import SearchSpace
 
 CACHED_SOURCES = 64
-DEFAULT_MAX_RUNTIME = 86400.0
 
 
 @dataclass(frozen=True)
@@ -134,8 +139,7 @@ class CurveDrawer:
             (d for d in definitions if d.get("DefinitionName") == definition_name), definitions[0]
         )
         space = SearchSpace.from_parameter_ranges(ranges_of(dict(doc), definition))
-        static = dict(definition.get("StaticHyperParameters", {}))
-        return RecordedCurves(self.curve_set, space, static)
+        return RecordedCurves(self.curve_set, space, static_hyperparameters(definition))
 
     def _standalone(self, hyperparameters: dict[str, str]) -> RecordedCurves:
         """A training job of its own: the recorded space, on the hyperparameters it sets."""

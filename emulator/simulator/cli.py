@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from emulator.domain.builtin import builtin_metrics
-from emulator.domain.documents import definitions_of, objective_of, ranges_of
+from emulator.domain.documents import (
+    definitions_of,
+    objective_of,
+    ranges_of,
+    static_hyperparameters,
+)
 from emulator.errors import EmulatorError
 from emulator.rules.validation import validate_input
 from emulator.simulator import report
@@ -153,7 +158,7 @@ def curve_source(
     """The curves for one request: a recorded set bound to its space, or synthetic ones."""
     definition = definitions_of(request)[0]
     ranges = ranges_of(request, definition)
-    static = dict(definition.get("StaticHyperParameters", {}))
+    static = static_hyperparameters(definition)
     objective = objective_of(request, definition)
     if name == SYNTHETIC:
         return SyntheticCurves(

@@ -33,9 +33,8 @@ import numpy as np
 
 from emulator.clock import ManualClock
 from emulator.domain.commands import TuningEnded
-from emulator.domain.documents import new_tuning_doc
 from emulator.domain.events import TrainingMetric, TrainingStatus
-from emulator.ids import tuning_job_arn
+from emulator.domain.jobs import TrainingJob
 from emulator.ingest import Ingest
 from emulator.lifecycle import Lifecycle
 from emulator.records import JobRecords
@@ -44,7 +43,7 @@ from emulator.rules.validation import validate_input
 from emulator.simulator.curves import Curve, CurveSource, launch_rng, run_key
 from emulator.simulator.report import Outcome, outcome_of
 from emulator.simulator.timeline import Step, timeline
-from emulator.store.sqlite import Row, Store
+from emulator.store.sqlite import Store
 from emulator.tuner.service import TunerService
 
 REGION = "us-east-1"
@@ -195,22 +194,18 @@ class Engine:
 
     # ---- setting up -------------------------------------------------------------------------
     def _lookup(self, name: str) -> dict[str, Any] | None:
-        row = self.store.get_tuning_job(name)
-        return row.doc if row else None
+        job = self.store.get_tuning_job(name)
+        return job.doc if job else None
 
     def _create(self, params: dict[str, Any]) -> None:
-        name = params["HyperParameterTuningJobName"]
-        arn = tuning_job_arn(REGION, ACCOUNT, name)
-        doc = new_tuning_doc(params, arn, self.clock.now())
-        meta: dict[str, Any] = {"launched": 0}
-        if doc["HyperParameterTuningJobConfig"].get("RandomSeed") is None:
-            meta["seed"] = int(np.random.SeedSequence(self._rng_key).generate_state(1)[0])
-        with self.store.transaction():
-            self.store.insert_tuning_job(doc, meta)
-            self.store.add_tags(arn, [(t["Key"], t["Value"]) for t in params.get("Tags", [])])
-        limit = doc["HyperParameterTuningJobConfig"]["ResourceLimits"].get("MaxRuntimeInSeconds")
+        seed = None
+        if params["HyperParameterTuningJobConfig"].get("RandomSeed") is None:
+            seed = int(np.random.SeedSequence(self._rng_key).generate_state(1)[0])
+        job = self.records.create_tuning(params, seed=seed)
+        limits = job.doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
+        limit = limits.get("MaxRuntimeInSeconds")
         if limit:
-            self._at(self.clock.now() + float(limit), Tick(name))
+            self._at(self.clock.now() + float(limit), Tick(job.name))
 
     # ---- the heap ---------------------------------------------------------------------------
     def _at(self, time: float, event: Event) -> None:
@@ -228,18 +223,18 @@ class Engine:
     async def launch(self, jobs: list[str]) -> None:
         """Draw each new job's curve and timeline; it begins after the start-up overhead."""
         for name in jobs:
-            row = self.store.get_training_job(name)
-            if row is None or self._curves is None:
+            job = self.store.get_training_job(name)
+            if job is None or self._curves is None:
                 continue
             self._launched += 1
             rng = launch_rng(self._rng_key, self._launched)
-            curve = self._curves.curve(dict(row.doc["HyperParameters"]), rng)
-            max_runtime = float(row.doc["StoppingCondition"]["MaxRuntimeInSeconds"])
+            curve = self._curves.curve(dict(job.doc["HyperParameters"]), rng)
+            max_runtime = float(job.doc["StoppingCondition"]["MaxRuntimeInSeconds"])
             steps = timeline(curve, max_runtime, self.settings.upload_seconds)
             self.jobs[name] = SimJob(curve, steps)
             self._at(self.clock.now() + self.settings.startup_seconds, Begin(name))
 
-    async def stop(self, job: str) -> Row | None:
+    async def stop(self, job: str) -> TrainingJob | None:
         """The job's future leaves the heap; it is Stopped after the stop delay."""
         self._cancel(job)
         self._at(self.clock.now() + self.settings.stop_seconds, End(job))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.domain import summary
+from emulator.domain.jobs import TrainingJob
 from emulator.store.sqlite import Store
 
 NUMBERS = ("best_objective", "total_training_seconds", "wall_seconds", "stopped_jobs")
@@ -86,23 +87,23 @@ def outcome_of(store: Store, name: str) -> Outcome:
         objective_counters=dict(doc["ObjectiveStatusCounters"]),
         stopped_jobs=sum(j.status == "Stopped" for j in jobs),
         early_stopped_jobs=sum(j.early_stopped for j in jobs),
-        completion_reason=row.meta.get("completion_reason"),
+        completion_reason=row.completion_reason,
         jobs=jobs,
         failure_reason=doc.get("FailureReason"),
     )
 
 
-def _job(store: Store, child: Any, metric: str) -> JobOutcome:
-    doc, meta = child.doc, child.meta
-    final = meta.get("objective_value") if summary.objective_status(child) == "Succeeded" else None
+def _job(store: Store, child: TrainingJob, metric: str) -> JobOutcome:
+    doc = child.doc
+    final = child.objective_value if summary.objective_status(child) == "Succeeded" else None
     return JobOutcome(
         name=doc["TrainingJobName"],
-        hyperparameters=dict(meta.get("tuned", {})),
+        hyperparameters=dict(child.tuned),
         status=doc["TrainingJobStatus"],
         final_objective=final,
         epochs=len(store.metric_series(doc["TrainingJobName"], metric)),
         training_seconds=int(doc.get("BillableTimeInSeconds", 0)),
-        early_stopped=bool(meta.get("early_stopped")),
+        early_stopped=child.early_stopped,
         start=doc.get("TrainingStartTime"),
         end=doc.get("TrainingEndTime"),
     )

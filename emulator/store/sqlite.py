@@ -1,10 +1,11 @@
 """The single source of truth: jobs, metric series, tags — in SQLite (WAL).
 
-Documents are kept as the JSON the Describe operations return (plus an internal `meta` object),
-with the columns that List operations filter and sort on pulled out beside them. Every write
-happens inside `transaction()`, so a crash at any moment leaves either the old state or the new.
-Names are unique case-insensitively, as AWS's are. Each job also records the account and
-region its ARN names, so the API can answer per account and region.
+Jobs are kept as the typed records of `domain.jobs`: the JSON the Describe operations return
+and, beside it, the record's bookkeeping as a `meta` object (`store.meta`), with the columns
+that List operations filter and sort on pulled out beside them. Every write happens inside
+`transaction()`, so a crash at any moment leaves either the old state or the new. Names are
+unique case-insensitively, as AWS's are. Each job also records the account and region its ARN
+names, so the API can answer per account and region.
 
 `PRAGMA user_version` numbers the schema; `MIGRATIONS` bring an older database up to date when
 it is opened (a database from before the numbering is version 0).
@@ -23,8 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator.domain.jobs import TrainingJob, TuningJob
 from emulator.domain.listing import training_list_summary, tuning_list_summary
+from emulator.domain.status import ACTIVE_TRAINING
 from emulator.ids import Scope, scope_of_arn
+from emulator.store.meta import training_job, training_meta, tuning_job, tuning_meta
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +133,6 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute("COMMIT")
         if version >= len(MIGRATIONS) - 1:
             return
-
-
-@dataclass
-class Row:
-    """A stored job: its describe document and internal bookkeeping."""
-
-    doc: dict[str, Any]
-    meta: dict[str, Any]
 
 
 SORT_COLUMNS = frozenset({"name", "creation_time", "status"})
@@ -333,7 +329,8 @@ class Store:
         return int(value)
 
     # ---- tuning jobs --------------------------------------------------------------------
-    def insert_tuning_job(self, doc: dict[str, Any], meta: dict[str, Any]) -> None:
+    def insert_tuning_job(self, job: TuningJob) -> None:
+        doc = job.doc
         with self.transaction():
             self._db.execute(
                 "INSERT INTO tuning_jobs (name_key, name, arn, status, creation_time, "
@@ -347,20 +344,20 @@ class Store:
                     doc["CreationTime"],
                     doc["LastModifiedTime"],
                     _dump(doc),
-                    _dump(meta),
+                    _dump(tuning_meta(job)),
                     _dump(tuning_list_summary(doc)),
                     *_scope_columns(doc["HyperParameterTuningJobArn"]),
                 ),
             )
 
-    def get_tuning_job(self, name: str) -> Row | None:
+    def get_tuning_job(self, name: str) -> TuningJob | None:
         found = self._db.execute(
             "SELECT doc, meta FROM tuning_jobs WHERE name_key = ?", (name.lower(),)
         ).fetchone()
-        return Row(json.loads(found[0]), json.loads(found[1])) if found else None
+        return tuning_job(json.loads(found[0]), json.loads(found[1])) if found else None
 
-    def update_tuning_job(self, row: Row) -> None:
-        doc = row.doc
+    def update_tuning_job(self, job: TuningJob) -> None:
+        doc = job.doc
         with self.transaction():
             self._db.execute(
                 "UPDATE tuning_jobs SET status=?, last_modified=?, doc=?, meta=?, summary=? "
@@ -369,7 +366,7 @@ class Store:
                     doc["HyperParameterTuningJobStatus"],
                     doc["LastModifiedTime"],
                     _dump(doc),
-                    _dump(row.meta),
+                    _dump(tuning_meta(job)),
                     _dump(tuning_list_summary(doc)),
                     doc["HyperParameterTuningJobName"].lower(),
                 ),
@@ -379,11 +376,11 @@ class Store:
         with self.transaction():
             self._db.execute("DELETE FROM tuning_jobs WHERE name_key = ?", (name.lower(),))
 
-    def tuning_jobs(self, *, statuses: Collection[str] = ()) -> list[Row]:
+    def tuning_jobs(self, *, statuses: Collection[str] = ()) -> list[TuningJob]:
         """Every tuning job, or those in one of `statuses`."""
         where, args = _status_in(statuses)
         sql = "SELECT doc, meta FROM tuning_jobs" + where
-        return [Row(json.loads(d), json.loads(m)) for d, m in self._db.execute(sql, args)]
+        return [tuning_job(json.loads(d), json.loads(m)) for d, m in self._db.execute(sql, args)]
 
     def tuning_job_names(self, status: Sequence[str]) -> list[str]:
         marks = ",".join("?" * len(status))
@@ -394,7 +391,8 @@ class Store:
         return [r[0] for r in rows]
 
     # ---- training jobs ------------------------------------------------------------------
-    def insert_training_job(self, doc: dict[str, Any], meta: dict[str, Any]) -> None:
+    def insert_training_job(self, job: TrainingJob) -> None:
+        doc = job.doc
         with self.transaction():
             seq = self.next_value("training_seq")
             self._db.execute(
@@ -405,26 +403,26 @@ class Store:
                     doc["TrainingJobName"].lower(),
                     doc["TrainingJobName"],
                     doc["TrainingJobArn"],
-                    meta.get("tuning_job"),
+                    job.tuning_job,
                     doc["TrainingJobStatus"],
                     doc["CreationTime"],
                     doc["LastModifiedTime"],
                     seq,
                     _dump(doc),
-                    _dump(meta),
+                    _dump(training_meta(job)),
                     _dump(training_list_summary(doc)),
                     *_scope_columns(doc["TrainingJobArn"]),
                 ),
             )
 
-    def get_training_job(self, name: str) -> Row | None:
+    def get_training_job(self, name: str) -> TrainingJob | None:
         found = self._db.execute(
             "SELECT doc, meta FROM training_jobs WHERE name_key = ?", (name.lower(),)
         ).fetchone()
-        return Row(json.loads(found[0]), json.loads(found[1])) if found else None
+        return training_job(json.loads(found[0]), json.loads(found[1])) if found else None
 
-    def update_training_job(self, row: Row) -> None:
-        doc = row.doc
+    def update_training_job(self, job: TrainingJob) -> None:
+        doc = job.doc
         with self.transaction():
             self._db.execute(
                 "UPDATE training_jobs SET status=?, last_modified=?, doc=?, meta=?, summary=? "
@@ -433,7 +431,7 @@ class Store:
                     doc["TrainingJobStatus"],
                     doc["LastModifiedTime"],
                     _dump(doc),
-                    _dump(row.meta),
+                    _dump(training_meta(job)),
                     _dump(training_list_summary(doc)),
                     doc["TrainingJobName"].lower(),
                 ),
@@ -446,26 +444,28 @@ class Store:
             self._db.execute("DELETE FROM series_marks WHERE job = ?", (name,))
             self._forget()
 
-    def update_training_meta(self, name: str, meta: dict[str, Any]) -> None:
+    def update_training_meta(self, job: TrainingJob) -> None:
         """Rewrite only a job's bookkeeping (e.g. its latest objective value): the document,
         and so its list summary, stay as they are."""
         with self.transaction():
             self._db.execute(
-                "UPDATE training_jobs SET meta=? WHERE name_key=?", (_dump(meta), name.lower())
+                "UPDATE training_jobs SET meta=? WHERE name_key=?",
+                (_dump(training_meta(job)), job.name.lower()),
             )
 
-    def training_jobs(self, *, statuses: Collection[str] = ()) -> list[Row]:
+    def training_jobs(self, *, statuses: Collection[str] = ()) -> list[TrainingJob]:
         """Every training job, or those in one of `statuses`, in creation order."""
         where, args = _status_in(statuses)
         return self._training_rows(where, args)
 
-    def children(self, tuning_job: str) -> list[Row]:
+    def children(self, tuning_job: str) -> list[TrainingJob]:
         """Training jobs launched by a tuning job, in launch order."""
         return self._training_rows(" WHERE tuning_job = ?", (tuning_job,))
 
-    def _training_rows(self, where: str, args: Sequence[Any]) -> list[Row]:
+    def _training_rows(self, where: str, args: Sequence[Any]) -> list[TrainingJob]:
         sql = "SELECT doc, meta FROM training_jobs" + where + " ORDER BY seq"
-        return [Row(json.loads(d), json.loads(m)) for d, m in self._db.execute(sql, args)]
+        rows = self._db.execute(sql, args)
+        return [training_job(json.loads(d), json.loads(m)) for d, m in rows]
 
     def child_names(self, tuning_job: str) -> list[str]:
         """Names of a tuning job's training jobs in launch order, without loading documents."""
@@ -475,9 +475,8 @@ class Store:
         return [r[0] for r in rows]
 
     def active_training_names(self) -> list[str]:
-        rows = self._db.execute(
-            "SELECT name FROM training_jobs WHERE status IN ('InProgress','Stopping') ORDER BY seq"
-        )
+        where, args = _status_in(ACTIVE_TRAINING)
+        rows = self._db.execute("SELECT name FROM training_jobs" + where + " ORDER BY seq", args)
         return [r[0] for r in rows]
 
     # ---- metrics --------------------------------------------------------------------------

@@ -31,11 +31,13 @@ from emulator.domain.documents import (
     definitions_of,
     objective_of,
     ranges_of,
+    static_hyperparameters,
 )
-from emulator.domain.status import ACTIVE_TRAINING
+from emulator.domain.jobs import TrainingJob, TuningJob
+from emulator.domain.status import ACTIVE_TRAINING, ACTIVE_TUNING, ENDING_OF, winding_down
 from emulator.ids import child_job_name
 from emulator.records import JobRecords
-from emulator.store.sqlite import Row, Store
+from emulator.store.sqlite import Store
 from emulator.tuner.completion import CONVERGENCE, check_completion, jobs_not_improving
 from emulator.tuner.definitions import joint_history, joint_space, split
 from emulator.tuner.early_stopping import RunningAverages
@@ -67,50 +69,44 @@ class TunerService:
     def on_tuning_changed(self, name: str) -> Commands:
         """Bring a tuning job up to date: summary, completion, next launches."""
         row = self.store.get_tuning_job(name)
-        if row is None or row.doc["HyperParameterTuningJobStatus"] not in (
-            "InProgress",
-            "Stopping",
-        ):
+        if row is None or row.status not in ACTIVE_TUNING:
             return []
-        children = self.store.children(row.doc["HyperParameterTuningJobName"])
+        children = self.store.children(row.name)
         self._refresh(row, children)
-        active = [c for c in children if c.doc["TrainingJobStatus"] in ACTIVE_TRAINING]
-        if not row.meta.get("ending"):
+        active = [c for c in children if c.status in ACTIVE_TRAINING]
+        if row.state == "InProgress":
             failure = no_success(_final_outcomes_in_end_order(children), _max_jobs(row))
             reason = self._completion_reason(row, children)
             if failure:
-                row.meta["ending"] = "Failed"
-                row.meta["failure_reason"] = failure
+                self.records.move_tuning(row, "Failing", failure)
             elif reason:
-                row.meta["ending"] = "Completed"
-                row.meta["completion_reason"] = reason
-        if row.meta.get("ending"):
+                self.records.move_tuning(row, "Completing", reason)
+        if winding_down(row.state):
             return self._wind_down(row, active)
         started = self._launch(row, children, len(active))
         if started:
             self._refresh(row, children + started)
         self.store.update_tuning_job(row)
-        return [Launch(child.doc["TrainingJobName"]) for child in started]
+        return [Launch(child.name) for child in started]
 
-    def on_metric(self, row: Row, metric: str, step: int, value: float) -> Commands:
+    def on_metric(self, row: TrainingJob, metric: str, step: int, value: float) -> Commands:
         """Early stopping (Auto) or Hyperband, decided the moment an objective value arrives."""
-        tuning = row.meta.get("tuning_job")
-        objective = row.meta.get("objective", {})
-        if not tuning or metric != objective.get("MetricName"):
+        tuning = row.tuning_job
+        if not tuning or metric != row.objective.get("MetricName"):
             return []
-        if row.meta.get("early_stopping") is False:  # known at launch: no need to read parent
+        if row.early_stopping is False:  # known at launch: no need to read parent
             return []
         parent = self.store.get_tuning_job(tuning)
-        if row.doc["TrainingJobStatus"] != "InProgress" or parent is None:
+        if row.status != "InProgress" or parent is None:
             return []
         config = parent.doc["HyperParameterTuningJobConfig"]
-        if parent.meta.get("ending"):
+        if parent.state != "InProgress":
             return []
         names = self.store.child_names(tuning)
-        index = names.index(row.doc["TrainingJobName"])
+        index = names.index(row.name)
         objective_type = _objective_type(parent)
         if config["Strategy"] == "Hyperband":
-            statics = definitions_of(self._request(parent))[0].get("StaticHyperParameters", {})
+            statics = static_hyperparameters(definitions_of(self._request(parent))[0])
             settings = HyperbandSettings.from_api(config.get("StrategyConfig"), statics)
             if step >= settings.max_resource and step >= _int(statics, EPOCH_KEYS):
                 return []  # the job ends on its own at MaxResource
@@ -135,20 +131,20 @@ class TunerService:
                 return self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
         return []
 
-    def stop_child(self, row: Row, reason: str, message: str | None = None) -> Commands:
+    def stop_child(self, row: TrainingJob, reason: str, message: str | None = None) -> Commands:
         """Ask for a running child to stop, remembering why.
 
         The job is read afresh first: `row` may predate a change stored while earlier events
         were handled (a run of metric points shares one row), and writing it back would undo
         that change.
         """
-        fresh = self.store.get_training_job(row.doc["TrainingJobName"])
+        fresh = self.store.get_training_job(row.name)
         if fresh is None:
             return []
-        row.doc, row.meta = fresh.doc, fresh.meta
-        row.meta["stop_reason"] = reason
+        row.take(fresh)
+        row.stop_reason = reason
         if self.records.move(row, "Stopping", message):
-            return [Stop(row.doc["TrainingJobName"])]
+            return [Stop(row.name)]
         return []
 
     def tick(self) -> Commands:
@@ -157,13 +153,12 @@ class TunerService:
         commands: Commands = []
         for name in self.store.tuning_job_names(("InProgress",)):
             row = self.store.get_tuning_job(name)
-            if row is None or row.meta.get("ending"):
+            if row is None or row.state != "InProgress":
                 continue
             limits = row.doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
             limit = limits.get("MaxRuntimeInSeconds")
             if limit and now - row.doc["CreationTime"] >= limit:
-                row.meta["ending"] = "Completed"
-                row.meta["completion_reason"] = "MaxRuntimeInSeconds"
+                self.records.move_tuning(row, "Completing", "MaxRuntimeInSeconds")
                 self.store.update_tuning_job(row)
                 commands += self.on_tuning_changed(name)
         return commands
@@ -171,12 +166,12 @@ class TunerService:
     def resume(self) -> Commands:
         """After a restart: every unfinished tuning job picks up where the store says it was."""
         commands: Commands = []
-        for name in self.store.tuning_job_names(("InProgress", "Stopping")):
+        for name in self.store.tuning_job_names(sorted(ACTIVE_TUNING)):
             commands += self.on_tuning_changed(name)
         return commands
 
     # ---- steps --------------------------------------------------------------------------
-    def _refresh(self, row: Row, children: list[Row]) -> None:
+    def _refresh(self, row: TuningJob, children: list[TrainingJob]) -> None:
         doc = row.doc
         training, objective = summary.counters(children)
         doc["TrainingJobStatusCounters"] = training
@@ -192,18 +187,17 @@ class TunerService:
                 doc["OverallBestTrainingJob"] = summary.training_summary(overall)
         doc["LastModifiedTime"] = self.clock.now()
 
-    def _parents(self, row: Row) -> list[tuple[Row, list[Row]]]:
+    def _parents(self, row: TuningJob) -> list[tuple[TuningJob, list[TrainingJob]]]:
         """Warm start parents that still exist, with their training jobs."""
         config = row.doc.get("WarmStartConfig") or {}
         parents = []
         for entry in config.get("ParentHyperParameterTuningJobs", []):
             parent = self.store.get_tuning_job(entry["HyperParameterTuningJobName"])
             if parent is not None:
-                name = parent.doc["HyperParameterTuningJobName"]
-                parents.append((parent, self.store.children(name)))
+                parents.append((parent, self.store.children(parent.name)))
         return parents
 
-    def _prior(self, row: Row, space: SearchSpace) -> tuple[Observation, ...]:
+    def _prior(self, row: TuningJob, space: SearchSpace) -> tuple[Observation, ...]:
         """Parents' jobs as prior observations (see `tuner.warm_start` for the mapping)."""
         parents = self._parents(row)
         if not parents:
@@ -211,13 +205,13 @@ class TunerService:
         jobs = [
             ParentJobs(
                 observations=_observations(children),
-                static=_statics(definitions_of(self._request(parent))[0]),
+                static=static_hyperparameters(definitions_of(self._request(parent))[0]),
             )
             for parent, children in parents
         ]
         return prior_observations(row.doc["WarmStartConfig"]["WarmStartType"], jobs, space)
 
-    def _completion_reason(self, row: Row, children: list[Row]) -> str | None:
+    def _completion_reason(self, row: TuningJob, children: list[TrainingJob]) -> str | None:
         config = row.doc["HyperParameterTuningJobConfig"]
         limits = config["ResourceLimits"]
         objective_type = _objective_type(row)
@@ -234,39 +228,32 @@ class TunerService:
         if fired is not None:
             return fired.criterion
         counted = _counted(children)
-        active = sum(c.doc["TrainingJobStatus"] in ACTIVE_TRAINING for c in children)
+        active = sum(c.status in ACTIVE_TRAINING for c in children)
         if counted >= _max_jobs(row) and active == 0:
             return "MaxNumberOfTrainingJobs"
-        if row.meta.get("exhausted") and active == 0:
+        if row.exhausted and active == 0:
             return "SearchSpaceExhausted"
         limit = limits.get("MaxRuntimeInSeconds")
         if limit and self.clock.now() - row.doc["CreationTime"] >= limit:
             return "MaxRuntimeInSeconds"
         return None
 
-    def _wind_down(self, row: Row, active: list[Row]) -> Commands:
+    def _wind_down(self, row: TuningJob, active: list[TrainingJob]) -> Commands:
         """Stop what still runs (a failing tuning job lets it finish); once nothing runs, end
         the tuning job."""
-        doc = row.doc
         commands: Commands = []
-        if row.meta["ending"] == "Stopped":
-            doc["HyperParameterTuningJobStatus"] = "Stopping"
         for child in active:
-            if child.doc["TrainingJobStatus"] == "InProgress" and row.meta["ending"] != "Failed":
+            if child.status == "InProgress" and row.state != "Failing":
                 commands += self.stop_child(child, "tuning_job_ended")
         if not active:
-            now = self.clock.now()
-            doc["HyperParameterTuningJobStatus"] = row.meta["ending"]
-            if row.meta["ending"] == "Failed":
-                doc["FailureReason"] = row.meta["failure_reason"]
-            doc["HyperParameterTuningEndTime"] = now
-            doc["ConsumedResources"] = {"RuntimeInSeconds": int(now - doc["CreationTime"])}
-            doc["LastModifiedTime"] = now
-            commands.append(TuningEnded(doc["HyperParameterTuningJobName"], row.meta["ending"]))
+            self.records.move_tuning(row, ENDING_OF[row.state])
+            commands.append(TuningEnded(row.name, row.status))
         self.store.update_tuning_job(row)
         return commands
 
-    def _launch(self, row: Row, children: list[Row], active: int) -> list[Row]:
+    def _launch(
+        self, row: TuningJob, children: list[TrainingJob], active: int
+    ) -> list[TrainingJob]:
         """Start as many children as the limits allow; the children started."""
         doc = row.doc
         limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
@@ -276,32 +263,33 @@ class TunerService:
         )
         if slots <= 0:
             return []
-        started: list[Row] = []
+        started: list[TrainingJob] = []
         params = self._request(row)
         for lost in _unreplaced_failures(children)[:slots]:
-            definition = _definition_named(params, lost.meta.get("definition"))
-            tuned = dict(lost.meta["tuned"])
-            replacement = self._start_child(row, params, definition, tuned, _attempt(lost) + 1)
-            lost.meta["replaced_by"] = replacement.doc["TrainingJobName"]
+            definition = _definition_named(params, lost.definition)
+            tuned = dict(lost.tuned)
+            replacement = self._start_child(row, params, definition, tuned, lost.attempt + 1)
+            lost.replaced_by = replacement.name
             self.store.update_training_job(lost)
             started.append(replacement)
         slots -= len(started)
         if slots <= 0:
             return started
-        seed = row.meta.setdefault("seed", _seed_of(doc))
-        rng = np.random.default_rng([seed, int(row.meta.get("launched", 0))])
+        if row.seed is None:
+            row.seed = _seed_of(doc)
+        rng = np.random.default_rng([row.seed, row.launched])
         choices = self._suggest(row, params, children, slots, rng)
         if not choices:
-            row.meta["exhausted"] = True
+            row.exhausted = True
         for definition, tuned in choices:
             started.append(self._start_child(row, params, definition, tuned))
         return started
 
     def _suggest(
         self,
-        row: Row,
+        row: TuningJob,
         params: dict[str, Any],
-        children: list[Row],
+        children: list[TrainingJob],
         n: int,
         rng: np.random.Generator,
     ) -> list[tuple[dict[str, Any], dict[str, str]]]:
@@ -319,9 +307,7 @@ class TunerService:
         by_name = {d["DefinitionName"]: d for d in definitions}
         spaces = {name: _space_of(row.doc, d) for name, d in by_name.items()}
         histories = {
-            name: _history(
-                row, [c for c in children if c.meta.get("definition") == name], objective_type, ()
-            )
+            name: _history(row, [c for c in children if c.definition == name], objective_type, ())
             for name in by_name
         }
         joint = joint_space(spaces)
@@ -330,17 +316,16 @@ class TunerService:
 
     def _start_child(
         self,
-        row: Row,
+        row: TuningJob,
         params: dict[str, Any],
         definition: dict[str, Any],
         tuned: dict[str, str],
         attempt: int = 1,
-    ) -> Row:
+    ) -> TrainingJob:
         """Launch one training job; `attempt` > 1 for a replacement of an internal failure."""
         doc = row.doc
-        index = int(row.meta.get("launched", 0)) + 1
-        row.meta["launched"] = index
-        name = child_job_name(doc["HyperParameterTuningJobName"], index)
+        row.launched += 1
+        name = child_job_name(row.name, row.launched)
         objective = objective_of(params, definition)
         child = child_training_params(doc, definition, tuned, name)
         child["HyperParameters"][TUNING_OBJECTIVE_HP] = objective["MetricName"]
@@ -349,21 +334,21 @@ class TunerService:
             {"Key": k, "Value": v}
             for k, v in self.store.list_tags(doc["HyperParameterTuningJobArn"])
         ]
-        meta = {
-            "tuning_job": doc["HyperParameterTuningJobName"],
-            "tuned": tuned,
-            "objective": objective,
-            "definition": definition.get("DefinitionName"),
-            "early_stopping": _stops_early(doc["HyperParameterTuningJobConfig"]),
-            "attempt": attempt,
-            "max_attempts": 1 + retry_attempts(definition),
-        }
         with self.store.transaction():
-            created = self.records.create_training(child, meta)
+            created = self.records.create_training(
+                child,
+                tuning_job=row.name,
+                tuned=tuned,
+                objective=objective,
+                definition=definition.get("DefinitionName"),
+                early_stopping=_stops_early(doc["HyperParameterTuningJobConfig"]),
+                attempt=attempt,
+                max_attempts=1 + retry_attempts(definition),
+            )
             self.store.update_tuning_job(row)
         return created
 
-    def _request(self, row: Row) -> dict[str, Any]:
+    def _request(self, row: TuningJob) -> dict[str, Any]:
         """The tuning request as created (definitions without Describe's additions)."""
         doc = row.doc
         params: dict[str, Any] = {
@@ -392,48 +377,34 @@ def _definition_named(params: dict[str, Any], name: str | None) -> dict[str, Any
 
 
 def _without_objective_hp(definition: dict[str, Any]) -> dict[str, Any]:
-    return {**definition, "StaticHyperParameters": _statics(definition)}
+    return {**definition, "StaticHyperParameters": static_hyperparameters(definition)}
 
 
-def _statics(definition: dict[str, Any]) -> dict[str, str]:
-    return {
-        k: v
-        for k, v in definition.get("StaticHyperParameters", {}).items()
-        if k != TUNING_OBJECTIVE_HP
-    }
-
-
-def _attempt(child: Row) -> int:
-    return int(child.meta.get("attempt", 1))
-
-
-def _retried(child: Row) -> bool:
+def _retried(child: TrainingJob) -> bool:
     """An internal failure that a replacement stands for (launched, or due: retries left)."""
     if summary.counter_key(child) != "RetryableError":
         return False
-    if child.meta.get("replaced_by"):
+    if child.replaced_by:
         return True
-    limit = int(child.meta.get("max_attempts", 1 + DEFAULT_RETRY_ATTEMPTS))
-    return _attempt(child) < limit
+    limit = 1 + DEFAULT_RETRY_ATTEMPTS if child.max_attempts is None else child.max_attempts
+    return child.attempt < limit
 
 
-def _unreplaced_failures(children: list[Row]) -> list[Row]:
+def _unreplaced_failures(children: list[TrainingJob]) -> list[TrainingJob]:
     """Children lost to an internal error, with retries left, not replaced yet."""
-    return [c for c in children if _retried(c) and not c.meta.get("replaced_by")]
+    return [c for c in children if _retried(c) and not c.replaced_by]
 
 
-def _counted(children: list[Row]) -> int:
+def _counted(children: list[TrainingJob]) -> int:
     """Jobs that count against MaxNumberOfTrainingJobs: retried internal failures do not."""
     return sum(not _retried(c) for c in children)
 
 
-def _final_outcomes_in_end_order(children: list[Row]) -> list[str]:
+def _final_outcomes_in_end_order(children: list[TrainingJob]) -> list[str]:
     """TrainingJobStatus of each finished attempt (retried failures left out), by end time."""
-    ended = [
-        c for c in children if c.doc["TrainingJobStatus"] not in ACTIVE_TRAINING and not _retried(c)
-    ]
+    ended = [c for c in children if c.status not in ACTIVE_TRAINING and not _retried(c)]
     ended.sort(key=lambda c: c.doc.get("TrainingEndTime", 0.0))
-    return [c.doc["TrainingJobStatus"] for c in ended]
+    return [c.status for c in ended]
 
 
 def _int(values: dict[str, str], keys: tuple[str, ...]) -> int:
@@ -452,23 +423,22 @@ def _space_of(doc: dict[str, Any], definition: dict[str, Any]) -> SearchSpace:
     return SearchSpace.from_parameter_ranges(ranges_of(doc, definition))
 
 
-def _objective_type(row: Row) -> ObjectiveType:
+def _objective_type(row: TuningJob) -> ObjectiveType:
     objective = row.doc["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective")
     return "Minimize" if (objective or {}).get("Type") == "Minimize" else "Maximize"
 
 
-def _final_values_in_end_order(children: list[Row]) -> list[float | None]:
+def _final_values_in_end_order(children: list[TrainingJob]) -> list[float | None]:
     """Final objective values of the finished children, in the order they finished."""
-    ended = [c for c in children if c.doc["TrainingJobStatus"] not in ACTIVE_TRAINING]
+    ended = [c for c in children if c.status not in ACTIVE_TRAINING]
     ended = [c for c in ended if summary.counter_key(c) != "RetryableError"]
     ended.sort(key=lambda c: c.doc.get("TrainingEndTime", 0.0))
     return [
-        c.meta.get("objective_value") if summary.objective_status(c) == "Succeeded" else None
-        for c in ended
+        c.objective_value if summary.objective_status(c) == "Succeeded" else None for c in ended
     ]
 
 
-def _max_jobs(row: Row) -> int:
+def _max_jobs(row: TuningJob) -> int:
     limits = row.doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
     if limits.get("MaxNumberOfTrainingJobs"):
         return int(limits["MaxNumberOfTrainingJobs"])
@@ -481,32 +451,31 @@ def _seed_of(doc: dict[str, Any]) -> int:
     return int(seed) if seed is not None else secrets.randbits(32)
 
 
-def _observations(children: list[Row]) -> list[Observation]:
+def _observations(children: list[TrainingJob]) -> list[Observation]:
     """What finished children taught: their configuration and final objective (None: failed)."""
     observations = []
     for child in children:
-        if child.doc["TrainingJobStatus"] in ACTIVE_TRAINING:
+        if child.status in ACTIVE_TRAINING:
             continue
         if summary.counter_key(child) == "RetryableError":
             continue
         succeeded = summary.objective_status(child) == "Succeeded"
-        value = child.meta.get("objective_value") if succeeded else None
-        observations.append(Observation(config=dict(child.meta.get("tuned", {})), value=value))
+        value = child.objective_value if succeeded else None
+        observations.append(Observation(config=dict(child.tuned), value=value))
     return observations
 
 
 def _history(
-    row: Row, children: list[Row], objective_type: str | None, prior: tuple[Observation, ...]
+    row: TuningJob,
+    children: list[TrainingJob],
+    objective_type: str | None,
+    prior: tuple[Observation, ...],
 ) -> History:
-    pending = [
-        dict(c.meta.get("tuned", {}))
-        for c in children
-        if c.doc["TrainingJobStatus"] in ACTIVE_TRAINING
-    ]
+    pending = [dict(c.tuned) for c in children if c.status in ACTIVE_TRAINING]
     return History(
         objective_type="Maximize" if objective_type == "Maximize" else "Minimize",
         observations=tuple(_observations(children)),
         pending=tuple(pending),
-        launched=int(row.meta.get("launched", 0)),
+        launched=row.launched,
         prior=prior,
     )

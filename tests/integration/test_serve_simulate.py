@@ -327,11 +327,11 @@ def simulated(request: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, 
         job = row.doc["TrainingJobName"]
         facts.append(
             {
-                "config": row.meta["tuned"],
+                "config": row.tuned,
                 "status": row.doc["TrainingJobStatus"],
                 "early_stopped": stopped_early(row.doc),
                 "epochs": len(engine.store.metric_series(job, METRIC)),
-                "final": row.meta.get("objective_value"),
+                "final": row.objective_value,
             }
         )
     doc = engine.store.get_tuning_job(name)

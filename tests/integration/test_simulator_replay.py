@@ -91,11 +91,11 @@ async def simulated(request: dict[str, Any], curves: RecordedCurves) -> list[dic
         job = row.doc["TrainingJobName"]
         facts.append(
             {
-                "config": row.meta["tuned"],
+                "config": row.tuned,
                 "status": row.doc["TrainingJobStatus"],
                 "early_stopped": early_stopped(row.doc["SecondaryStatusTransitions"]),
                 "epochs": len(engine.store.metric_series(job, METRIC)),
-                "final": row.meta.get("objective_value"),
+                "final": row.objective_value,
             }
         )
     return facts

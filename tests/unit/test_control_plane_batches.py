@@ -79,7 +79,7 @@ class Plane:
         checkpointer.committed = committed  # type: ignore[method-assign]
 
     def create(self, name: str) -> None:
-        self.ctx.records.create_training(training_request(name), {})
+        self.ctx.records.create_training(training_request(name))
 
     async def publish(self, events: list[Event]) -> None:
         for event in events:

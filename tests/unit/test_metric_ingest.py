@@ -16,9 +16,10 @@ from moto.logs.models import logs_backends
 from emulator.clock import ManualClock, SystemClock
 from emulator.cloudwatch import GROUP, NAMESPACE, CloudWatchSink
 from emulator.domain.events import TrainingLog, TrainingMetric
+from emulator.domain.jobs import TrainingJob
 from emulator.ingest import Ingest
 from emulator.records import JobRecords
-from emulator.store.sqlite import Row, Store
+from emulator.store.sqlite import Store
 from tests.requests import training_request
 
 REGION = "us-east-1"
@@ -55,7 +56,7 @@ def backends() -> MotoBackends:
 def ingest(store: Store, tmp_path: Path, backends: MotoBackends) -> Ingest:
     records = JobRecords(store, ManualClock(), REGION, "1" * 12)
     for name in ("a", "b"):
-        records.create_training(training_request(name), {"objective": {"MetricName": "loss"}})
+        records.create_training(training_request(name), objective={"MetricName": "loss"})
     return Ingest(store, records, tmp_path / "logs", CloudWatchSink(backends))
 
 
@@ -67,7 +68,7 @@ def line(job: str, seq: int, text: str) -> TrainingLog:
     return TrainingLog(ts=NOW + seq, job=job, seq=seq, line=text)
 
 
-def job_row(store: Store, name: str) -> Row:
+def job_row(store: Store, name: str) -> TrainingJob:
     row = store.get_training_job(name)
     assert row is not None
     return row
@@ -82,8 +83,8 @@ def test_a_run_is_stored_in_order_with_steps_per_series(ingest: Ingest, store: S
     stored = ingest.apply(run)
     assert [(p.event.job, p.step) for p in stored] == [("a", 1), ("b", 1), ("a", 2), ("a", 3)]
     assert values(store, "a") == [0.9, 0.7, 0.5]
-    assert job_row(store, "a").meta["objective_value"] == 0.5
-    rows = {id(p.row) for p in stored if p.event.job == "a"}
+    assert job_row(store, "a").objective_value == 0.5
+    rows = {id(p.job) for p in stored if p.event.job == "a"}
     assert len(rows) == 1  # one row per job in a run: a decision on one point is seen by the next
 
 
@@ -151,7 +152,7 @@ def test_one_bad_event_is_dropped_alone(
     stored = ingest.apply([point("a", 1, 1.0), point("a", 2, 7.0), point("a", 3, 3.0)])
     assert [p.event.seq for p in stored] == [1, 3]
     assert store.metric_series("a", "loss") == [(1, NOW + 1, 1.0), (2, NOW + 3, 3.0)]
-    assert job_row(store, "a").meta["objective_value"] == 3.0
+    assert job_row(store, "a").objective_value == 3.0
 
 
 def test_a_full_disk_leaves_none_of_the_run_applied(
@@ -170,7 +171,7 @@ def test_a_full_disk_leaves_none_of_the_run_applied(
     with pytest.raises(sqlite3.OperationalError):
         ingest.apply(run)
     assert values(store, "a") == [1.0] and values(store, "b") == []
-    assert job_row(store, "a").meta["objective_value"] == 1.0
+    assert job_row(store, "a").objective_value == 1.0
     monkeypatch.setattr(store, "add_metric_point", real)
     assert len(ingest.apply(run)) == 3  # the retry applies every point, once
     assert values(store, "a") == [1.0, 2.0, 3.0] and values(store, "b") == [5.0]

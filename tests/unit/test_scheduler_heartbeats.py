@@ -53,11 +53,11 @@ def beat(
 async def assigned(scheduler: Scheduler, clock: ManualClock, name: str) -> float:
     """Create a job and assign it to AGENT; its assignment time."""
     scheduler.on_heartbeat(beat(clock))
-    scheduler.records.create_training(training_request(name), {})
+    scheduler.records.create_training(training_request(name))
     await scheduler.place_waiting()
     row = scheduler.store.get_training_job(name)
-    assert row is not None and row.meta["agent"] == AGENT
-    return float(row.meta["assigned_at"])
+    assert row is not None and row.agent == AGENT
+    return float(row.assigned_at)
 
 
 def status(scheduler: Scheduler, name: str) -> str:
@@ -86,7 +86,7 @@ async def test_a_job_assigned_before_a_received_assignment_and_not_running_is_lo
     lost = scheduler.on_heartbeat(beat(clock, running=("later",), assigned_until=later))
     assert [r.doc["TrainingJobName"] for r in lost] == ["gone"]
     assert status(scheduler, "gone") == "Failed"
-    assert lost[0].meta["retryable"] is True
+    assert lost[0].retryable is True
 
 
 async def test_assignments_made_at_one_clock_reading_are_not_told_apart_by_it(
@@ -122,7 +122,7 @@ async def test_a_stop_lost_with_the_control_plane_is_sent_again_after_some_heart
     at = await assigned(scheduler, clock, "stopping")
     row = scheduler.store.get_training_job("stopping")
     assert row is not None
-    row.meta["stop_reason"] = "early_stop"
+    row.stop_reason = "early_stop"
     assert scheduler.records.move(row, "Stopping")
     async with scheduler.bus.subscribe(training_topic("stopping", "stop")) as stops:
         running = beat(clock, running=("stopping",), assigned_until=at + 1)
@@ -170,7 +170,7 @@ async def test_a_duplicates_goodbye_does_not_take_the_id_offline(
     scheduler: Scheduler, clock: ManualClock
 ) -> None:
     scheduler.on_heartbeat(twin_beat(clock, "a", "host-a"))
-    scheduler.records.create_training(training_request("kept"), {})
+    scheduler.records.create_training(training_request("kept"))
     await scheduler.place_waiting()
     clock.advance(1)
     assert scheduler.on_heartbeat(twin_beat(clock, "b", "host-b", online=False)) == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emulator.domain.jobs import TrainingJob, TuningJob
 from emulator.simulator.curves import (
     Curve,
     CurveSet,
@@ -22,7 +23,7 @@ from emulator.simulator.curves import (
 )
 from emulator.simulator.engine import End, Engine, Reached, SimulationSettings
 from emulator.simulator.report import Outcome, console
-from emulator.store.sqlite import Row, Store
+from emulator.store.sqlite import Store
 from emulator.tuner.space import SearchSpace
 from tests.requests import tuning_request
 
@@ -57,13 +58,13 @@ def request(name: str, jobs: int = 4, parallel: int = 2, **config: object) -> di
     )
 
 
-def training(engine: Engine, name: str) -> Row:
+def training(engine: Engine, name: str) -> TrainingJob:
     row = engine.store.get_training_job(name)
     assert row is not None
     return row
 
 
-def tuning(engine: Engine, name: str) -> Row:
+def tuning(engine: Engine, name: str) -> TuningJob:
     row = engine.store.get_tuning_job(name)
     assert row is not None
     return row
@@ -122,7 +123,7 @@ async def test_early_stopping_stops_bad_jobs_and_removes_their_future_events() -
                 assert engine.pending(job) == [End(job)]
                 seen_stops += 1
     outcome = tuning(engine, name)
-    stopped = [j for j in engine.jobs if training(engine, j).meta.get("early_stopped")]
+    stopped = [j for j in engine.jobs if training(engine, j).early_stopped]
     assert stopped and seen_stops
     assert outcome.doc["HyperParameterTuningJobStatus"] == "Completed"
     for job in stopped:
@@ -131,7 +132,7 @@ async def test_early_stopping_stops_bad_jobs_and_removes_their_future_events() -
         assert 2 <= len(series) < 5
         assert row.doc["TrainingJobStatus"] == "Stopped"
         assert row.doc["TrainingEndTime"] == pytest.approx(series[-1][1] + 3)
-        assert row.meta["objective_value"] == curves.values(row.meta["tuned"])[len(series) - 1]
+        assert row.objective_value == curves.values(row.tuned)[len(series) - 1]
 
 
 async def test_a_stop_request_removes_pending_epochs() -> None:

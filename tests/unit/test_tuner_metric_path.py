@@ -10,6 +10,7 @@ import pytest
 
 from emulator.domain.commands import Stop
 from emulator.domain.documents import new_tuning_doc
+from emulator.domain.jobs import TuningJob
 from emulator.ids import tuning_job_arn
 from emulator.store.sqlite import Store
 from emulator.tuner.service import TunerService
@@ -22,7 +23,7 @@ async def launch(service: TunerService, name: str, **config: Any) -> list[str]:
     config["ResourceLimits"] = {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 4}
     params = tuning_request(name, HyperParameterTuningJobConfig=config)
     doc = new_tuning_doc(params, tuning_job_arn("us-east-1", "1" * 12, name), 0.0)
-    service.store.insert_tuning_job(doc, {"launched": 0})
+    service.store.insert_tuning_job(TuningJob(doc))
     service.on_tuning_changed(name)
     return service.store.child_names(name)
 
@@ -40,7 +41,7 @@ async def test_children_know_whether_their_tuning_job_stops_early(
 ) -> None:
     service, store, _, _ = tuner
     names = await launch(service, "t", **config)
-    assert {store.get_training_job(n).meta["early_stopping"] for n in names} == {expected}
+    assert {store.get_training_job(n).early_stopping for n in names} == {expected}
 
 
 async def test_points_of_children_that_never_stop_early_skip_the_parent(
@@ -59,7 +60,7 @@ async def test_points_of_children_that_never_stop_early_skip_the_parent(
     monkeypatch.setattr(store, "get_tuning_job", counted)
     service.on_metric(row, METRIC, 3, 0.1)
     assert reads == []
-    del row.meta["early_stopping"]  # a child launched before the flag: the parent decides
+    row.early_stopping = None  # a child launched before the flag: the parent decides
     service.on_metric(row, METRIC, 3, 0.1)
     assert reads == ["off"]
 
@@ -80,14 +81,14 @@ async def test_a_stop_on_a_stale_row_keeps_the_newer_state(tuner: Any) -> None:
     late = await early_stop_candidate(service, store)
     stale = store.get_training_job(late)
     current = store.get_training_job(late)
-    current.meta["objective_value"] = 0.3
+    current.objective_value = 0.3
     store.update_training_job(current)
     commands += service.on_metric(stale, METRIC, 2, 0.3)
     assert commands.count(Stop(late)) == 1
     stored = store.get_training_job(late)
     assert stored.doc["TrainingJobStatus"] == "Stopping"
-    assert stored.meta["objective_value"] == 0.3  # not undone by the stale row
-    assert stored.meta["stop_reason"] == "early_stop"
+    assert stored.objective_value == 0.3  # not undone by the stale row
+    assert stored.stop_reason == "early_stop"
 
 
 async def test_two_points_of_a_run_ask_for_one_stop(tuner: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from emulator.domain.commands import Launch, Stop
 from emulator.domain.documents import new_tuning_doc
+from emulator.domain.jobs import TuningJob
 from emulator.ids import tuning_job_arn
 from tests.requests import tuning_request
 
@@ -11,13 +12,13 @@ from tests.requests import tuning_request
 def create(store, clock, name, **overrides):
     params = tuning_request(name, **overrides)
     doc = new_tuning_doc(params, tuning_job_arn("us-east-1", "1" * 12, name), clock.now())
-    store.insert_tuning_job(doc, {"launched": 0})
+    store.insert_tuning_job(TuningJob(doc))
 
 
 def finish(service, name, status, value=None):
     row = service.store.get_training_job(name)
     if value is not None:
-        row.meta["objective_value"] = value
+        row.objective_value = value
     for step in ("Downloading", "Training", status):
         service.records.move(row, step)
 
@@ -83,12 +84,12 @@ async def test_internal_failure_is_replaced_with_the_same_configuration(tuner):
     commands += service.on_tuning_changed("retry")
     first = launched(commands)[0]
     row = store.get_training_job(first)
-    row.meta["retryable"] = True
+    row.retryable = True
     service.records.move(row, "Failed")
     commands += service.on_tuning_changed("retry")
     replacement = launched(commands)[2]
-    assert store.get_training_job(replacement).meta["tuned"] == row.meta["tuned"]
-    assert store.get_training_job(first).meta["replaced_by"] == replacement
+    assert store.get_training_job(replacement).tuned == row.tuned
+    assert store.get_training_job(first).replaced_by == replacement
     counters = store.get_tuning_job("retry").doc["TrainingJobStatusCounters"]
     assert counters["RetryableError"] == 1 and counters["InProgress"] == 2
 
@@ -116,12 +117,12 @@ async def test_early_stopping_compares_with_the_median_of_earlier_jobs(tuner):
     store.add_metric_point(names[3], "validation:accuracy", clock.now(), 0.6)
     commands += service.on_metric(store.get_training_job(names[3]), "validation:accuracy", 2, 0.6)
     assert Stop(names[3]) in commands  # 0.6 < median(0.55, 0.65, 0.75)
-    assert store.get_training_job(names[3]).meta["stop_reason"] == "early_stop"
+    assert store.get_training_job(names[3]).stop_reason == "early_stop"
 
 
 def fail(service, name, retryable=False):
     row = service.store.get_training_job(name)
-    row.meta["retryable"] = retryable
+    row.retryable = retryable
     row.doc["FailureReason"] = "InternalServerError: lost" if retryable else "ClientError: bad"
     service.records.move(row, "Failed")
 
@@ -155,7 +156,7 @@ async def test_internal_failures_are_retried_a_bounded_number_of_times(tuner):
         commands += service.on_tuning_changed("lost")
     names = launched(commands)
     assert len(names) == 3  # the first attempt and MaximumRetryAttempts retries
-    assert len({str(store.get_training_job(n).meta["tuned"]) for n in names}) == 1
+    assert len({str(store.get_training_job(n).tuned) for n in names}) == 1
     doc = store.get_tuning_job("lost").doc
     assert doc["TrainingJobStatusCounters"]["RetryableError"] == 3
     assert doc["HyperParameterTuningJobStatus"] == "Failed"
@@ -252,3 +253,27 @@ async def test_a_failed_parent_warm_starts_and_a_deleted_one_is_left_out(tuner):
     doc = store.get_tuning_job("child").doc
     assert doc["HyperParameterTuningJobStatus"] == "Completed"
     assert doc["OverallBestTrainingJob"] == doc["BestTrainingJob"]
+
+
+async def test_a_tuning_job_an_older_release_left_completing_ends_completed_on_resume(tuner):
+    """Releases before the state machine kept the end in meta `ending` while the status still
+    showed InProgress: after an upgrade the tuner stops its running children and ends it."""
+    service, store, clock, commands = tuner
+    create(store, clock, "old", HyperParameterTuningJobConfig={"RandomSeed": 5})
+    commands += service.on_tuning_changed("old")
+    running = launched(commands)
+    store._db.execute(
+        "UPDATE tuning_jobs SET meta = ?",
+        ('{"launched": 2, "seed": 5, "ending": "Completed", "completion_reason": "x"}',),
+    )
+    clock.advance(30)
+    commands += service.resume()
+    assert {c.job for c in commands if isinstance(c, Stop)} == set(running)
+    assert store.get_tuning_job("old").doc["HyperParameterTuningJobStatus"] == "InProgress"
+    for name in running:
+        service.records.move(store.get_training_job(name), "Stopped")
+    commands += service.on_tuning_changed("old")
+    job = store.get_tuning_job("old")
+    assert (job.status, job.completion_reason) == ("Completed", "x")
+    assert job.doc["HyperParameterTuningEndTime"] == clock.now()
+    assert len(launched(commands)) == len(running)  # nothing launched meanwhile
