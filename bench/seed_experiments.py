@@ -73,6 +73,7 @@ import numpy as np  # noqa: E402
 from bench.pruners import OptunaPrunedTuner  # noqa: E402
 from emulator.clock import SystemClock  # noqa: E402
 from emulator.domain.builtin import builtin_metrics  # noqa: E402
+from emulator.domain.documents import DEFAULT_MAX_RUNTIME  # noqa: E402
 from emulator.simulator.cli import add_replay_options  # noqa: E402
 from emulator.simulator.curves import (  # noqa: E402
     CURVES_DIR,
@@ -324,7 +325,7 @@ def request(
                 "InstanceCount": 1,
                 "VolumeSizeInGB": 30,
             },
-            "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+            "StoppingCondition": {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME},
         },
     }
     if parent:
