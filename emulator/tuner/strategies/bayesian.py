@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import qmc
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from emulator.tuner import gp
 from emulator.tuner.model import Config, History, Observation
@@ -65,6 +66,16 @@ MAX_SNAPPED_INTEGERS = 4096
 def initial_design_size(dim: int) -> int:
     """Space-filling jobs before the model takes over: one per coordinate plus one, 3 to 10."""
     return max(3, min(10, dim + 1))
+
+
+@functools.cache
+def _threads() -> ThreadpoolController:
+    """Found once per process: finding the loaded BLAS libraries took 25 ms a call."""
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    return _threads().limit(limits=1, user_api="blas")
 
 
 # --- the space's layout: which coordinates belong to which parameter ---------------------------
@@ -316,7 +327,7 @@ class BayesianStrategy:
     ) -> list[Config]:
         if n <= 0:
             return []
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():
             return self._suggest(space, history, n, rng)
 
     def _suggest(
@@ -384,7 +395,7 @@ def expected_improvement_ratio(space: SearchSpace, history: History) -> float | 
         return None
     rng = np.random.default_rng(0)
     z, _, std = _standardise(y)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         model = gp.fit(x, z, rng)
         _, scores = _maximise_ei(model, layout, x, z, rng)
     return float(np.exp(scores[0]) * std / abs(best))
