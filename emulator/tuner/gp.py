@@ -7,12 +7,14 @@ twice differentiable, not infinitely smooth (training curves of learning rate ra
 per-coordinate (ARD) length scales let irrelevant hyperparameters fade out; the white noise
 absorbs run-to-run variation of real training jobs.
 
-The kernel hyperparameters are fitted by scikit-learn's GaussianProcessRegressor (maximum
-marginal likelihood over `ConstantKernel * Matern + WhiteKernel`). The posterior given them is
-computed here on NumPy/SciPy (the same formulas, checked against scikit-learn's predictions):
-a suggestion's time went into that library's per-call bookkeeping, and a posterior here must
-grow by a few points at a time: `Surrogate.condition` extends the Cholesky factor by a block
-(O(n^2 k)) instead of refactorising.
+The kernel hyperparameters are fitted by scikit-learn's GaussianProcessRegressor over
+`ConstantKernel * Matern + WhiteKernel`, at the maximum of the marginal likelihood times the
+prior of `log_prior` (our optimiser adds it to the objective scikit-learn hands over): with a
+dozen points in six dimensions the likelihood alone is nearly flat along most coordinates.
+The posterior given them is computed here on NumPy/SciPy (the same formulas, checked against
+scikit-learn's predictions): a suggestion's time went into that library's per-call
+bookkeeping, and a posterior here must grow by a few points at a time: `Surrogate.condition`
+extends the Cholesky factor by a block (O(n^2 k)) instead of refactorising.
 
 **When kernel hyperparameters are fitted.** Below `REFIT_EVERY_CALL_BELOW` points, on every call
 (the likelihood still moves a lot, and the fit is cheap). From there on they are fitted on the

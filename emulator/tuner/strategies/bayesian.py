@@ -12,7 +12,10 @@ Each call rebuilds everything from the `History` (no state between calls):
    farthest from every point already run, pending or chosen (Mitchell's best candidate), so
    designs made over many calls still spread out.
 3. **Model**: `tuner.gp` (Matern-5/2 ARD * constant + white noise); kernel hyperparameters
-   refitted every call below 64 points, then each time the data grow by a fifth (see `gp`).
+   at the maximum of likelihood times a prior (length scales near the cube's size until the
+   data say otherwise: with few points in 6-d the likelihood alone called most coordinates
+   irrelevant), refitted every call below 64 points, then each time the data grow by a fifth.
+   EI is computed on the noise-free posterior (see `gp.Surrogate.predict`).
 4. **Acquisition**: Expected Improvement, ranked in log space, maximised over a few thousand
    candidates — uniform ones plus perturbations of the best observed points — then refined by a
    shrinking local perturbation search. Every candidate is first *snapped* to what would really
