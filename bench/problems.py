@@ -9,6 +9,13 @@ objective value. The same `SearchSpace` built from the ranges drives every optim
 - `mixed` looks like the seed experiments' spaces: a log-scaled learning rate, an integer batch
   size and a categorical optimiser, with a smooth made-up validation loss in which the best
   learning rate depends on both the optimiser and the batch size (the linear-scaling rule).
+- `categorical` is the space SageMaker users tune most after learning rates: five categorical
+  choices of a network's recipe (optimiser, activation, normalisation, initialiser, schedule) and
+  one log-scaled learning rate, with interactions (He initialisation suits ReLU-like activations,
+  normalisation rescues plain SGD, the best learning rate moves with the optimiser).
+- `integers` has integer ranges only, two of them Logarithmic: layers, units, batch size and
+  epochs of a made-up network, the loss trading under- against over-capacity and under- against
+  over-training, the epochs needed growing with the batch size.
 - `svc_digits` and `sgd_cancer` are real training on scikit-learn's bundled datasets, small
   enough that one evaluation takes a few tens of milliseconds: an RBF SVM's cross-validated
   accuracy (Maximize) and an elastic-net SGD classifier's cross-validated accuracy (Maximize).
@@ -91,6 +98,54 @@ def _mixed(c: Config) -> float:
     return floor + 0.8 * (1 - math.exp(-0.5 * u**2)) + 0.01 * (math.log2(batch) - 5.5) ** 2
 
 
+# name: (best log10 learning rate, effect on the loss)
+_RECIPE_OPTIMISERS = {
+    "sgd": (-1.0, 0.12),
+    "momentum": (-1.7, 0.05),
+    "adam": (-3.2, 0.02),
+    "adamw": (-3.0, 0.0),
+    "rmsprop": (-3.5, 0.06),
+}
+_ACTIVATIONS = {"relu": 0.02, "gelu": 0.0, "tanh": 0.05, "sigmoid": 0.12}
+_NORMALISATIONS = {"none": 0.06, "batch": 0.0, "layer": 0.01}
+_INITIALISERS = {"xavier", "he", "normal"}
+_SCHEDULES = {"constant": 0.04, "step": 0.015, "cosine": 0.0}
+
+
+def _categorical(c: Config) -> float:
+    """Validation loss of a network recipe: additive effects, two interactions, a bowl in log
+    learning rate whose centre is the optimiser's."""
+    opt, act, norm, init = c["optimizer"], c["activation"], c["normalization"], c["initializer"]
+    centre, opt_effect = _RECIPE_OPTIMISERS[opt]
+    loss = 0.15 + opt_effect + _ACTIVATIONS[act] + _NORMALISATIONS[norm] + _SCHEDULES[c["schedule"]]
+    relu_like = act in ("relu", "gelu")
+    loss += 0.0 if (init == "he") == relu_like else 0.05
+    loss += 0.03 if init == "normal" else 0.0
+    if opt in ("sgd", "momentum") and norm == "none":
+        loss += 0.1  # plain SGD without normalisation trains badly
+    u = (math.log10(float(c["learning_rate"])) - centre) / 0.8
+    return loss + 0.5 * (1 - math.exp(-0.5 * u**2))
+
+
+def _integers(c: Config) -> float:
+    """Validation loss of a made-up network sized and trained by integers only."""
+    layers, units = int(c["layers"]), int(c["units"])
+    batch, epochs = int(c["batch_size"]), int(c["epochs"])
+    capacity = math.log2(units) + 1.5 * math.log2(layers)
+    needed = 12.0 * math.sqrt(batch / 32)  # epochs to converge grow with the batch
+    return (
+        0.1
+        + 0.02 * (capacity - 10.5) ** 2
+        + 0.4 * math.exp(-epochs / needed)
+        + 0.003 * max(0.0, epochs - 3 * needed)
+        + 0.01 * (math.log2(batch) - 5.0) ** 2
+    )
+
+
+def _integer(name: str, low: int, high: int, scaling: str = "Linear") -> dict[str, str]:
+    return {"Name": name, "MinValue": str(low), "MaxValue": str(high), "ScalingType": scaling}
+
+
 @functools.cache
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
@@ -171,6 +226,38 @@ PROBLEMS: tuple[Problem, ...] = (
         "Minimize",
         _mixed,
         0.24,
+    ),
+    Problem(
+        "categorical",
+        {
+            "ContinuousParameterRanges": [
+                _continuous("learning_rate", 0.00001, 1, "Logarithmic"),
+            ],
+            "CategoricalParameterRanges": [
+                {"Name": "optimizer", "Values": list(_RECIPE_OPTIMISERS)},
+                {"Name": "activation", "Values": list(_ACTIVATIONS)},
+                {"Name": "normalization", "Values": list(_NORMALISATIONS)},
+                {"Name": "initializer", "Values": sorted(_INITIALISERS)},
+                {"Name": "schedule", "Values": list(_SCHEDULES)},
+            ],
+        },
+        "Minimize",
+        _categorical,
+        0.15,
+    ),
+    Problem(
+        "integers",
+        {
+            "IntegerParameterRanges": [
+                _integer("layers", 1, 8),
+                _integer("units", 8, 1024, "Logarithmic"),
+                _integer("batch_size", 8, 1024, "Logarithmic"),
+                _integer("epochs", 1, 100),
+            ]
+        },
+        "Minimize",
+        _integers,
+        0.119915,
     ),
     Problem(
         "svc_digits",

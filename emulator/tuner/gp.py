@@ -7,12 +7,14 @@ twice differentiable, not infinitely smooth (training curves of learning rate ra
 per-coordinate (ARD) length scales let irrelevant hyperparameters fade out; the white noise
 absorbs run-to-run variation of real training jobs.
 
-The kernel hyperparameters are fitted by scikit-learn's GaussianProcessRegressor (maximum
-marginal likelihood over `ConstantKernel * Matern + WhiteKernel`). The posterior given them is
-computed here on NumPy/SciPy (the same formulas, checked against scikit-learn's predictions):
-a suggestion's time went into that library's per-call bookkeeping, and a posterior here must
-grow by a few points at a time: `Surrogate.condition` extends the Cholesky factor by a block
-(O(n^2 k)) instead of refactorising.
+The kernel hyperparameters are fitted by scikit-learn's GaussianProcessRegressor over
+`ConstantKernel * Matern + WhiteKernel`, at the maximum of the marginal likelihood times the
+prior of `log_prior` (our optimiser adds it to the objective scikit-learn hands over): with a
+dozen points in six dimensions the likelihood alone is nearly flat along most coordinates.
+The posterior given them is computed here on NumPy/SciPy (the same formulas, checked against
+scikit-learn's predictions): a suggestion's time went into that library's per-call
+bookkeeping, and a posterior here must grow by a few points at a time: `Surrogate.condition`
+extends the Cholesky factor by a block (O(n^2 k)) instead of refactorising.
 
 **When kernel hyperparameters are fitted.** Below `REFIT_EVERY_CALL_BELOW` points, on every call
 (the likelihood still moves a lot, and the fit is cheap). From there on they are fitted on the
@@ -53,6 +55,10 @@ NOISE_BOUNDS = (1e-6, 0.2)
 """White-noise variance in standardised units: keep the model from calling everything noise."""
 JITTER = 1e-8
 """Added to the training covariance's diagonal for a stable Cholesky factorisation."""
+LENGTH_SCALE_PRIOR = 0.1
+"""Weight of the length-scale prior (see `log_prior`)."""
+NOISE_PRIOR_LOG_WEIGHT = 0.1
+NOISE_PRIOR_RATE = 30.0
 REFIT_EVERY_CALL_BELOW = 64
 REFIT_GROWTH = 1.2
 """Above `REFIT_EVERY_CALL_BELOW` points the hyperparameters are refitted each time the data
@@ -113,14 +119,18 @@ class Surrogate:
         return self.params.amplitude * _matern(cdist(scaled, self.scaled))
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard deviation of a new observation (noise included) at each row."""
+        """Mean and standard deviation of the noise-free objective at each row.
+
+        Noise-free, because EI is the expected gain of the *function* over the incumbent: with
+        the noise in, every observed point kept a noise-sized EI, and on Hartmann6 (10 seeds,
+        sequential) the median best after 30 jobs was -2.84 against -3.00 without it."""
         k = self.cross(x)
         return k @ self.alpha, self.sigma(k)
 
     def sigma(self, k: np.ndarray) -> np.ndarray:
         """Predictive standard deviations, from rows of `cross` (O(n^2) per row)."""
         v = solve_triangular(self.chol, k.T, lower=True, check_finite=False)
-        var = self.params.amplitude + self.params.noise - np.einsum("ij,ij->j", v, v)
+        var = self.params.amplitude - np.einsum("ij,ij->j", v, v)
         return np.maximum(np.sqrt(np.maximum(var, 0.0)), 1e-9)
 
     def sigma_bound(self, k: np.ndarray) -> np.ndarray:
@@ -130,7 +140,7 @@ class Surrogate:
         that conditioning on all of them does; the small slack covers rounding in `sigma`.
         """
         prior = self.params.amplitude + self.params.noise
-        var = prior - np.max(k, axis=1) ** 2 / (prior + JITTER)
+        var = self.params.amplitude - np.max(k, axis=1) ** 2 / (prior + JITTER)
         return np.maximum(np.sqrt(np.maximum(var, 0.0) + 1e-10), 1e-9)
 
     def condition(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
@@ -184,10 +194,47 @@ def _kernel(dim: int) -> Kernel:
     )
 
 
+def log_prior(theta: np.ndarray) -> tuple[float, np.ndarray]:
+    """Log prior density of log hyperparameters [log amplitude, log length scales, log noise],
+    up to a constant, and its gradient.
+
+    With a dozen points in six dimensions the likelihood alone is nearly flat along most
+    coordinates: on Hartmann6 it sent half the length scales to the upper bound (a coordinate
+    "does not matter") and one or two to 0.06, a model that ignores most of the space and
+    spikes elsewhere. The priors keep a length scale near the cube's size until the data say
+    otherwise: `-LENGTH_SCALE_PRIOR * (l^2 + l^-2)`, a bowl in log l with its bottom at 1; the
+    amplitude is drawn toward the standardised targets' variance (Gamma(2, 1)); the noise
+    toward small values (an exponential-like prior, rate `NOISE_PRIOR_RATE`).
+    """
+    log_amp, log_ls, log_noise = theta[0], theta[1:-1], theta[-1]
+    up, down = np.exp(2 * log_ls), np.exp(-2 * log_ls)
+    amp, noise = math.exp(log_amp), math.exp(log_noise)
+    value = (
+        -LENGTH_SCALE_PRIOR * float(np.sum(up + down))
+        + (log_amp - amp)
+        + (NOISE_PRIOR_LOG_WEIGHT * log_noise - NOISE_PRIOR_RATE * noise)
+    )
+    grad = np.concatenate(
+        [
+            [1.0 - amp],
+            -2 * LENGTH_SCALE_PRIOR * (up - down),
+            [NOISE_PRIOR_LOG_WEIGHT - NOISE_PRIOR_RATE * noise],
+        ]
+    )
+    return value, grad
+
+
 def _bounded_lbfgs(obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray) -> Any:
-    """scikit-learn's default optimiser with an iteration cap, to bound the time per fit."""
+    """scikit-learn's default optimiser with an iteration cap (to bound the time per fit), on
+    the log posterior: the negative log likelihood it is given minus `log_prior`."""
+
+    def negative_log_posterior(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = obj_func(theta)
+        prior, prior_grad = log_prior(theta)
+        return value - prior, grad - prior_grad
+
     result = minimize(
-        obj_func,
+        negative_log_posterior,
         initial_theta,
         method="L-BFGS-B",
         jac=True,

@@ -117,8 +117,9 @@ def test_beats_random_search_on_branin_in_the_median():
 
 
 def test_finds_the_best_category_and_integer_in_a_mixed_space():
-    best = optimise(BayesianStrategy(), MIXED, mixed, 20, seed=3)
-    assert best < 0.1
+    """In the median of 5 seeds (one seed is a coin flip between neighbouring integers)."""
+    bests = [optimise(BayesianStrategy(), MIXED, mixed, 20, seed) for seed in range(5)]
+    assert statistics.median(bests) < 0.1
 
 
 def test_parallel_suggestions_are_distinct_and_spread():

@@ -35,23 +35,60 @@ def test_posterior_matches_scikit_learn():
     mu, sigma = gp.posterior(PARAMS, x, y).predict(test)
     ref_mu, ref_sigma = sklearn_model(x, y).predict(test, return_std=True)
     assert np.allclose(mu, ref_mu, atol=1e-10)
-    assert np.allclose(sigma, ref_sigma, atol=1e-10)
+    assert np.allclose(sigma, np.sqrt(ref_sigma**2 - PARAMS.noise), atol=1e-10)  # noise-free
 
 
-def test_fitted_hyperparameters_are_a_likelihood_maximum():
-    """The fit (scikit-learn's) lands where the likelihood is higher than at its start, within
-    bounds."""
+def test_fitted_hyperparameters_are_a_posterior_maximum():
+    """The fit lands where likelihood times prior is higher than at its start, within bounds."""
     x, y = data(40)
     ours = gp.fit_hyperparameters(x, y, np.random.default_rng(1), restarts=1)
     model = sklearn_model(x, y)
+
+    def log_posterior(theta: np.ndarray) -> float:
+        return float(model.log_marginal_likelihood(theta)) + gp.log_prior(theta)[0]
+
     start = gp.Hyperparameters.start(3)
-    assert model.log_marginal_likelihood(
-        np.log([ours.amplitude, *ours.length_scales, ours.noise])
-    ) > (model.log_marginal_likelihood(start.log()) + 1.0)
+    assert log_posterior(np.log([ours.amplitude, *ours.length_scales, ours.noise])) > (
+        log_posterior(start.log()) + 1.0
+    )
     assert all(
         gp.LENGTH_SCALE_BOUNDS[0] <= v <= gp.LENGTH_SCALE_BOUNDS[1] for v in ours.length_scales
     )
     assert gp.NOISE_BOUNDS[0] <= ours.noise <= gp.NOISE_BOUNDS[1]
+
+
+def test_log_prior_gradient_matches_finite_differences():
+    theta = np.log([1.7, 0.05, 0.4, 3.0, 2e-3])
+    value, grad = gp.log_prior(theta)
+    step = 1e-6
+    numeric = [
+        (gp.log_prior(theta + e)[0] - gp.log_prior(theta - e)[0]) / (2 * step)
+        for e in np.eye(len(theta)) * step
+    ]
+    assert np.isfinite(value)
+    assert np.allclose(grad, numeric, rtol=1e-5, atol=1e-6)
+
+
+def test_log_prior_prefers_length_scales_near_the_cube_size():
+    def at(length_scale: float) -> float:
+        return gp.log_prior(np.log([1.0, length_scale, 1e-3]))[0]
+
+    assert at(1.0) > at(0.3) > at(0.05)
+    assert at(1.0) > at(3.0) > at(20.0)
+
+
+def test_the_prior_keeps_few_points_in_6d_off_the_length_scale_bounds(monkeypatch):
+    """Eight points in six dimensions: the likelihood alone calls some coordinate irrelevant
+    (length scale at its upper bound); with the prior every length scale stays moderate."""
+    rng = np.random.default_rng(3)
+    x = rng.random((8, 6))
+    y = np.sin(4 * x[:, 0]) + (x[:, 1] - 0.5) ** 2 + 0.3 * x[:, 2] * x[:, 3]
+    y = (y - y.mean()) / y.std()
+    with_prior = gp.fit_hyperparameters(x, y, np.random.default_rng(0), restarts=3)
+    assert all(0.1 < v < 5.0 for v in with_prior.length_scales)
+    monkeypatch.setattr(gp, "LENGTH_SCALE_PRIOR", 0.0)
+    without = gp.fit_hyperparameters(x, y, np.random.default_rng(0), restarts=3)
+    assert max(without.length_scales) > 0.9 * gp.LENGTH_SCALE_BOUNDS[1]
 
 
 def test_condition_equals_refactorising_all_points():

@@ -12,7 +12,10 @@ Each call rebuilds everything from the `History` (no state between calls):
    farthest from every point already run, pending or chosen (Mitchell's best candidate), so
    designs made over many calls still spread out.
 3. **Model**: `tuner.gp` (Matern-5/2 ARD * constant + white noise); kernel hyperparameters
-   refitted every call below 64 points, then each time the data grow by a fifth (see `gp`).
+   at the maximum of likelihood times a prior (length scales near the cube's size until the
+   data say otherwise: with few points in 6-d the likelihood alone called most coordinates
+   irrelevant), refitted every call below 64 points, then each time the data grow by a fifth.
+   EI is computed on the noise-free posterior (see `gp.Surrogate.predict`).
 4. **Acquisition**: Expected Improvement, ranked in log space, maximised over a few thousand
    candidates — uniform ones plus perturbations of the best observed points — then refined by a
    shrinking local perturbation search. Every candidate is first *snapped* to what would really
@@ -32,11 +35,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import qmc
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from emulator.tuner import gp
 from emulator.tuner.model import Config, History, Observation
@@ -65,6 +69,16 @@ MAX_SNAPPED_INTEGERS = 4096
 def initial_design_size(dim: int) -> int:
     """Space-filling jobs before the model takes over: one per coordinate plus one, 3 to 10."""
     return max(3, min(10, dim + 1))
+
+
+@functools.cache
+def _threads() -> ThreadpoolController:
+    """Found once per process: finding the loaded BLAS libraries took 25 ms a call."""
+    return ThreadpoolController()
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    return _threads().limit(limits=1, user_api="blas")
 
 
 # --- the space's layout: which coordinates belong to which parameter ---------------------------
@@ -316,7 +330,7 @@ class BayesianStrategy:
     ) -> list[Config]:
         if n <= 0:
             return []
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _one_blas_thread():
             return self._suggest(space, history, n, rng)
 
     def _suggest(
@@ -384,7 +398,7 @@ def expected_improvement_ratio(space: SearchSpace, history: History) -> float | 
         return None
     rng = np.random.default_rng(0)
     z, _, std = _standardise(y)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _one_blas_thread():
         model = gp.fit(x, z, rng)
         _, scores = _maximise_ei(model, layout, x, z, rng)
     return float(np.exp(scores[0]) * std / abs(best))
