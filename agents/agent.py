@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -41,6 +42,8 @@ BUS_LOST_REASON = (
     "InternalServerError: The agent lost its connection to the control plane while this "
     "training job ran; the job was stopped. A tuning job launches a replacement."
 )
+ASSIGNMENTS_REMEMBERED = 4096
+"""Assignments an agent remembers having taken, so that a second copy of one is ignored."""
 SHUTDOWN_REASON = (
     "InternalServerError: The emulator shut down while this training job was running; its "
     "process was stopped. A tuning job launches a replacement when it resumes."
@@ -131,6 +134,8 @@ class Agent:
         self._jobs: asyncio.TaskGroup | None = None
         """Owns the listener, the heartbeat and every job while the agent runs."""
         self.gpu_owner: dict[int, str] = {}
+        self.taken: OrderedDict[str, None] = OrderedDict()
+        """Event ids of the assignments taken, newest last (ASSIGNMENTS_REMEMBERED at most)."""
         self.assigned_until = 0.0
         self.instance = instance or new_instance()
         """This process's token in its heartbeats: another one under our id is a duplicate."""
@@ -168,7 +173,8 @@ class Agent:
     async def _listen(self, events: AsyncIterator[tuple[str, Event]]) -> None:
         async for _topic, event in events:
             if isinstance(event, Assignment) and event.agent == self.agent_id:
-                self._start(event.job, event.spec, event.endpoint)
+                if self._first_copy(event):
+                    self._start(event.job, event.spec, event.endpoint)
                 self.assigned_until = max(self.assigned_until, event.ts)
             elif isinstance(event, StopTraining) and event.job in self.running:
                 self.running[event.job][1].request(event.reason)
@@ -181,6 +187,18 @@ class Agent:
                     event.host,
                 )
                 self.duplicate.set()
+
+    def _first_copy(self, assignment: Assignment) -> bool:
+        """Whether this assignment is new here. The broker redelivers what was not yet
+        acknowledged and a bus replays what it sent just before a lost connection, so a copy
+        may come after its job has ended; the job must not run twice. (A job assigned again,
+        after a reset reused its name, is a new assignment with a new id.)"""
+        if assignment.event_id in self.taken:
+            return False
+        self.taken[assignment.event_id] = None
+        while len(self.taken) > ASSIGNMENTS_REMEMBERED:
+            self.taken.popitem(last=False)
+        return True
 
     def _is_older_twin(self, beat: AgentHeartbeat) -> bool:
         """A recent heartbeat of another process under our id that started before us: we

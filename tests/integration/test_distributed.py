@@ -18,6 +18,8 @@ from tests.conftest import IMAGES, Server, start_server, wait_for
 from tests.requests import IMAGE, tuning_request
 
 pytestmark = pytest.mark.slow
+VERBOSE = ["--log-level", "INFO"]
+"""The processes say what they do, for `cluster_state` to show when a test hangs."""
 
 
 class AgentProcess:
@@ -36,7 +38,7 @@ class AgentProcess:
         extra: list[str] | None = None,
     ) -> None:
         cmd = [sys.executable, "-m", "emulator.cli", "agent", "--bus", broker_url, "--slots", "1"]
-        cmd += extra or []
+        cmd += (extra or []) + VERBOSE
         cmd += ["--agent-id", agent_id] if agent_id else []
         cmd += ["--endpoint", endpoint] if endpoint else []
         cmd += ["--work-dir", str(work), "--stop-grace", "2", "--image", f"{IMAGE}={IMAGES[IMAGE]}"]
@@ -77,7 +79,7 @@ class AgentProcess:
 @pytest.fixture
 def cluster(broker, tmp_path) -> Iterator[dict]:
     data = tmp_path / "control"
-    server = start_server(data, extra_args=["--bus", broker.url, "--agents", "0"])
+    server = start_server(data, extra_args=["--bus", broker.url, "--agents", "0", *VERBOSE])
     agents = [
         AgentProcess(f"agent-{i}", broker.url, server.endpoint, tmp_path / f"agent-{i}" / "jobs")
         for i in (1, 2)
@@ -134,10 +136,34 @@ def printed_vs_stored(data: Path, server: Server, job: str) -> tuple[list[float]
     return printed, stored
 
 
+def cluster_state(cluster: dict, tuning: str) -> str:
+    """What a hung test needs to be understood: every child's status, the server's and the
+    agents' output, and the broker's log."""
+    server = cluster["server"]
+    children = server.sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=tuning
+    )["TrainingJobSummaries"]
+    lines = [f"{c['TrainingJobName']}: {c['TrainingJobStatus']}" for c in children]
+    lines += ["--- server", *list(server.process.output)[-150:]]
+    for agent in cluster["agents"]:
+        lines += [f"--- {agent.agent_id}", *agent.log.read_text().splitlines()[-80:]]
+    lines += ["--- broker", cluster["broker"].diagnostics()[-4000:]]
+    return "\n".join(lines)
+
+
+def tuning_ended(cluster: dict, tuning: str) -> dict:
+    """The tuning job's Describe once it has ended; if it has not within 200 s (before the
+    test's own timeout), the cluster's state, to see why."""
+    try:
+        return cluster["server"].wait_tuning(tuning, timeout=200)
+    except TimeoutError as exc:
+        raise AssertionError(cluster_state(cluster, tuning)) from exc
+
+
 def test_tuning_job_spreads_over_two_agents(cluster):
     server = cluster["server"]
     server.sagemaker.create_hyper_parameter_tuning_job(**request("spread"))
-    desc = server.wait_tuning("spread", timeout=240)
+    desc = tuning_ended(cluster, "spread")
     assert desc["HyperParameterTuningJobStatus"] == "Completed"
     assert desc["TrainingJobStatusCounters"]["Completed"] == 6
     assert set(agents_of(server).values()) == {"agent-1", "agent-2"}
@@ -161,7 +187,7 @@ def test_agent_killed_mid_job_is_replaced(cluster):
     )["jobs"]
     victim = agents_of(server)[training[0]]
     next(a for a in cluster["agents"] if a.agent_id == victim).kill()
-    desc = server.wait_tuning("lost-agent", timeout=300)
+    desc = tuning_ended(cluster, "lost-agent")
     counters = desc["TrainingJobStatusCounters"]
     assert desc["HyperParameterTuningJobStatus"] == "Completed"
     assert counters["Completed"] == 6
@@ -181,7 +207,7 @@ def test_broker_restart_loses_no_metric_or_status(cluster):
     )
     broker.kill()
     broker.restart()
-    desc = server.wait_tuning("broker-cut", timeout=300)
+    desc = tuning_ended(cluster, "broker-cut")
     assert desc["HyperParameterTuningJobStatus"] == "Completed"
     counters = desc["TrainingJobStatusCounters"]
     assert counters["Completed"] + counters["RetryableError"] >= 6
@@ -206,7 +232,7 @@ def test_control_plane_restart_reattaches_running_jobs(cluster):
         cluster["data"], port=port, extra_args=["--bus", cluster["broker"].url, "--agents", "0"]
     )
     cluster["server"] = server
-    desc = server.wait_tuning("cp-restart", timeout=300)
+    desc = tuning_ended(cluster, "cp-restart")
     counters = desc["TrainingJobStatusCounters"]
     assert desc["HyperParameterTuningJobStatus"] == "Completed"
     assert counters["Completed"] == 4
