@@ -17,9 +17,10 @@ edge runs over and over. Statics are the recording's (12 epochs). Experiments:
   (a)  seed 001, early stopping: Bayesian, 20 jobs, 2 parallel, Off vs Auto; on the same runs,
        Optuna's MedianPruner and ASHA (SuccessiveHalvingPruner, reduction factor 3) take
        Auto's place as the stopping rule (`bench/pruners.py`: our tuner proposes the
-       configurations, Optuna only decides stops). Every epoch takes the seed's time
-       (SEED_EPOCH_SECONDS: its 2 h 48 min over 20 jobs of 10 epochs), the metric values are
-       the recorded ones: the seed's experiment on our curves. The issue's target is judged here.
+       configurations, Optuna only decides stops). Epochs average the seed's time
+       (SEED_EPOCH_SECONDS: its 2 h 48 min over 20 jobs of 10 epochs; the simulator's
+       `--epoch-seconds`, `emulator.simulator.pacing`), the metric values are the recorded
+       ones: the seed's experiment on our curves. The issue's target is judged here.
   (a-rec) the same at the recorded epoch times: the recorded jobs last about 6 s, their first
        epoch (imports, data loading) most of it, so no stopping rule can save much, and every
        stop costs --stop-delay. The seed says as much: early stopping pays once jobs last
@@ -68,8 +69,6 @@ from dataclasses import asdict, dataclass, field  # noqa: E402
 from functools import cache  # noqa: E402
 from typing import Any  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 from bench.pruners import OptunaPrunedTuner  # noqa: E402
 from emulator.clock import SystemClock  # noqa: E402
 from emulator.domain.builtin import builtin_metrics  # noqa: E402
@@ -77,7 +76,6 @@ from emulator.domain.documents import DEFAULT_MAX_RUNTIME  # noqa: E402
 from emulator.simulator.cli import add_replay_options  # noqa: E402
 from emulator.simulator.curves import (  # noqa: E402
     CURVES_DIR,
-    Curve,
     CurveSet,
     CurveSource,
     RecordedCurves,
@@ -204,19 +202,7 @@ def parameter_ranges(manifest: Mapping[str, Any]) -> dict[str, list[dict[str, An
     return ranges
 
 
-@dataclass(frozen=True)
-class PacedCurves:
-    """Another source's curves with every epoch taking `seconds` (what-if timing)."""
-
-    source: CurveSource
-    seconds: float
-
-    def curve(self, config: Mapping[str, str], rng: np.random.Generator) -> Curve:
-        curve = self.source.curve(config, rng)
-        return Curve(curve.epoch_values, [self.seconds] * curve.epochs, curve.failure)
-
-
-def curve_source(curves: Curves, paced: bool, replay: str = "nearest") -> CurveSource:
+def curve_source(curves: Curves, replay: str = "nearest") -> CurveSource:
     """The replay source of the experiments' requests (all share one space and statics)."""
     manifest = curves.manifest
     static = manifest["static_hyperparameters"]
@@ -230,7 +216,7 @@ def curve_source(curves: Curves, paced: bool, replay: str = "nearest") -> CurveS
         source = RecordedCurves(curves.curve_set, space, static)
         if replay == "surrogate":
             source = SurrogateCurves(source, METRIC)
-    return PacedCurves(source, SEED_EPOCH_SECONDS) if paced else source
+    return source
 
 
 # --- variants and runs ------------------------------------------------------------------------
@@ -251,7 +237,8 @@ class Variant:
     """Warm start: a tuning job of this many jobs runs first, then this one as its
     IdenticalDataAndAlgorithm child."""
     paced: bool = False
-    """Every epoch takes SEED_EPOCH_SECONDS instead of its recorded time."""
+    """Epochs average SEED_EPOCH_SECONDS (`SimulationSettings.epoch_seconds`) instead of
+    their recorded times (else `--epoch-seconds`, when given)."""
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -290,6 +277,8 @@ class Settings:
     startup: float
     stop_delay: float
     replay: str = "nearest"
+    epoch_seconds: float | None = None
+    """The unpaced variants' epochs (`--epoch-seconds`); None: as recorded."""
 
 
 def request(
@@ -350,9 +339,12 @@ def requests_of(variant: Variant, curves: Curves, seed: int) -> list[dict[str, A
 def run_variant(variant: Variant, seed: int, settings: Settings) -> Result:
     """Simulate one variant for one seed (in a worker process: picklable in and out)."""
     curves = load_curves(settings.curves)
-    source = curve_source(curves, variant.paced, settings.replay)
+    source = curve_source(curves, settings.replay)
     simulation = SimulationSettings(
-        startup_seconds=settings.startup, stop_seconds=settings.stop_delay, seed=seed
+        startup_seconds=settings.startup,
+        stop_seconds=settings.stop_delay,
+        epoch_seconds=SEED_EPOCH_SECONDS if variant.paced else settings.epoch_seconds,
+        seed=seed,
     )
     engine = Engine(simulation, builtin_metrics=builtin_metrics)
     if variant.pruner:
@@ -648,7 +640,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     args = parser.parse_args(argv)
     seeds = list(range(2 if args.quick else args.seeds))
-    settings = Settings(args.curves, args.startup, args.stop_delay, args.replay)
+    settings = Settings(args.curves, args.startup, args.stop_delay, args.replay, args.epoch_seconds)
     curves = load_curves(args.curves)
     print(f"curves: {curves.description}")
     print(timing_note(curves))

@@ -1,7 +1,8 @@
 """`amt simulate`: what a tuning request would do and cost, in seconds of virtual time.
 
-    amt simulate SPEC.json --curves NAME [--seed S] [--seeds N] [--startup S] [--json]
-                 [--csv FILE] [--plot FILE]
+    amt simulate SPEC.json --curves NAME [--seed S] [--seeds N] [--startup S]
+                 [--epoch-seconds S] [--replay nearest|surrogate] [--json] [--csv FILE]
+                 [--plot FILE]
     amt simulate --list
 
 SPEC.json is a CreateHyperParameterTuningJob request, or a list of them simulated one after
@@ -112,7 +113,10 @@ def _simulate_once(
 ) -> report.Outcome:
     """One engine, the requests one after the other (parents before warm start children)."""
     settings = SimulationSettings(
-        startup_seconds=args.startup, stop_seconds=args.stop_delay, seed=seed
+        startup_seconds=args.startup,
+        stop_seconds=args.stop_delay,
+        epoch_seconds=args.epoch_seconds,
+        seed=seed,
     )
     engine = Engine(settings, builtin_metrics=builtin_metrics)
 
@@ -130,11 +134,28 @@ def _simulate_once(
 
 
 REPLAYS = ("nearest", "surrogate")
+REPLAY_HELP = (
+    "recorded curves: the nearest recorded run's, or surrogate final values (a GP fitted to "
+    "the recorded runs) on recorded curve shapes"
+)
+EPOCH_SECONDS_HELP = (
+    "each job's epochs average SECONDS, in their recorded proportions (the first epoch's "
+    "program start-up left out); default: the recorded times"
+)
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds above zero."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def add_replay_options(parser: argparse.ArgumentParser, *, startup: float) -> None:
-    """`--startup`, `--stop-delay` and `--replay`: how simulated jobs are timed and drawn (the
-    same options wherever a simulation is run from the command line)."""
+    """`--startup`, `--epoch-seconds`, `--stop-delay` and `--replay`: how simulated jobs are
+    timed and drawn (the same options wherever a simulation is run from the command line;
+    `amt serve --simulate` takes all but `--stop-delay`, with the same help)."""
     parser.add_argument(
         "--startup",
         type=float,
@@ -142,14 +163,15 @@ def add_replay_options(parser: argparse.ArgumentParser, *, startup: float) -> No
         metavar="SECONDS",
         help="per-job start-up overhead: ~120 cold SageMaker, ~20 warm pool, 0 local",
     )
-    parser.add_argument("--stop-delay", type=float, default=5.0, metavar="SECONDS")
     parser.add_argument(
-        "--replay",
-        choices=REPLAYS,
-        default="nearest",
-        help="recorded curves: the nearest recorded run's, or surrogate final values (a GP "
-        "fitted to the recorded runs) on recorded curve shapes",
+        "--epoch-seconds",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=EPOCH_SECONDS_HELP,
     )
+    parser.add_argument("--stop-delay", type=float, default=5.0, metavar="SECONDS")
+    parser.add_argument("--replay", choices=REPLAYS, default="nearest", help=REPLAY_HELP)
 
 
 def curve_source(

@@ -234,6 +234,43 @@ def test_curves_are_drawn_as_amt_simulate_draws_them_or_refused_clearly() -> Non
     assert standalone.curve.epochs == 12
 
 
+def test_surrogate_replay_draws_as_amt_simulate_replay_surrogate() -> None:
+    request = tuning_request("draw-surrogate")
+    doc = {**request, "HyperParameterTuningJobArn": "arn:aws:sagemaker:::tuning/draw-s"}
+    config = {
+        **request["TrainingJobDefinition"]["StaticHyperParameters"],
+        "learning_rate": "0.0123",
+        "momentum": "0.51",
+        "mini_batch_size": "40",
+        "optimizer": "sgd",
+        "_tuning_objective_metric": METRIC,
+    }
+    nearest = CurveDrawer(load_set(SET)).draw({"HyperParameters": config}, JobOrigin(doc, 1))
+    drawn = CurveDrawer(load_set(SET), replay="surrogate").draw(
+        {"HyperParameters": config}, JobOrigin(doc, 1)
+    )
+    expected = curve_source(SET, request, replay="surrogate").curve(
+        config, np.random.default_rng(0)
+    )
+    assert drawn.curve == expected
+    assert drawn.curve != nearest.curve, "a model's final value, not the neighbour's"
+    assert any("surrogate" in note for note in drawn.notes)
+
+
+def test_serve_takes_epoch_seconds_and_replay_as_amt_simulate_does() -> None:
+    import argparse
+
+    from emulator.cli import _serve_parser, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    _serve_parser(parser.add_subparsers(dest="command"))
+    flags = ["serve", "--simulate", SET, "--epoch-seconds", "50", "--replay", "surrogate"]
+    settings = settings_from_args(parser.parse_args(flags))
+    assert (settings.epoch_seconds, settings.replay) == (50.0, "surrogate")
+    plain = settings_from_args(parser.parse_args(["serve", "--simulate", SET]))
+    assert (plain.epoch_seconds, plain.replay) == (None, "nearest")
+
+
 # --- through boto3, against `amt serve --simulate` --------------------------------------------
 
 

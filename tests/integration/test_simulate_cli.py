@@ -92,10 +92,25 @@ def test_json_summary_has_the_documented_shape(
     assert summary["best_objective"] == max(finals)
     assert all(1 <= j["epochs"] <= 8 for j in jobs)
     again = simulate(str(spec(tmp_path)), "--curves", "synthetic", "--seed", "3", "--json")
-    strip = [{k: v for k, v in j.items() if k != "name"} for j in jobs]
-    assert strip == [
-        {k: v for k, v in j.items() if k != "name"} for j in json.loads(again.stdout)["jobs"]
-    ]
+    assert again.stdout == done.stdout, "one seed, one output: job names included"
+    other = simulate(str(spec(tmp_path)), "--curves", "synthetic", "--seed", "4", "--json")
+    names = {j["name"] for j in jobs}
+    assert names.isdisjoint(j["name"] for j in json.loads(other.stdout)["jobs"])
+
+
+def test_epoch_seconds_pace_every_job(simulate: Callable[..., Done], tmp_path: Path) -> None:
+    path = spec(tmp_path, TrainingJobEarlyStoppingType="Off")
+    args = (str(path), "--curves", "synthetic", "--seed", "1", "--startup", "0", "--json")
+    paced = json.loads(simulate(*args, "--epoch-seconds", "10").stdout)
+    assert {j["training_seconds"] for j in paced["jobs"]} == {80}, "8 epochs of 10 s"
+    assert paced["total_training_seconds"] == 12 * 80
+    recorded = json.loads(simulate(*args).stdout)
+    assert recorded["total_training_seconds"] > 12 * 400, "synthetic epochs take about 60 s"
+    configs = [j["hyperparameters"] for j in paced["jobs"]]
+    assert configs == [j["hyperparameters"] for j in recorded["jobs"]], "Random: the same proposals"
+    with pytest.raises(SystemExit) as refused:
+        simulate(*args, "--epoch-seconds", "0")
+    assert refused.value.code == 2
 
 
 def test_console_output_csv_and_seeds(simulate: Callable[..., Done], tmp_path: Path) -> None:
