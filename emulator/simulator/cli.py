@@ -3,11 +3,15 @@
     amt simulate SPEC.json --curves NAME [--seed S] [--seeds N] [--startup S]
                  [--epoch-seconds S] [--replay nearest|surrogate] [--json] [--csv FILE]
                  [--plot FILE]
+    amt simulate SPEC.json --curves NAME --compare [VARIANTS.json] --seeds N [--plot FILE]
     amt simulate --list
 
 SPEC.json is a CreateHyperParameterTuningJob request, or a list of them simulated one after
 the other in one engine (warm start children after their parents; the last one is reported).
 `--curves synthetic` uses `SyntheticCurves` shaped after the request's objective.
+`--compare` runs the request as given and variants of it (another strategy, early stopping
+flipped, other parallel jobs and budgets; or those of VARIANTS.json) for every seed, prints
+one table and writes a PNG (`simulator.compare`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,8 @@ from emulator.domain.documents import (
 )
 from emulator.errors import EmulatorError
 from emulator.rules.validation import validate_input
-from emulator.simulator import report
+from emulator.simulator import compare, report
+from emulator.simulator.compare_plot import write_compare_plot
 from emulator.simulator.curves import (
     SYNTHETIC,
     CurveSet,
@@ -64,6 +69,17 @@ def configure(parser: Parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON summary")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write the analytics table")
     parser.add_argument("--plot", type=Path, metavar="FILE", help="write a PNG (matplotlib)")
+    parser.add_argument(
+        "--compare",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="VARIANTS.json",
+        help="compare the request with variants of it over the seeds: a table and a PNG "
+        "(--plot, default SPEC-compare.png); VARIANTS.json: a list of objects with Strategy, "
+        "TrainingJobEarlyStoppingType, MaxParallelTrainingJobs, MaxNumberOfTrainingJobs, "
+        "Label; without it, the usual alternatives",
+    )
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -80,6 +96,8 @@ def simulate(args: argparse.Namespace) -> int:
         requests = _requests(json.loads(args.spec.read_text()))
         for request in requests:
             validate_input("CreateHyperParameterTuningJob", request)
+        if args.compare is not None:
+            return _compare(args, requests)
         runs = [(r, curve_source(args.curves, r, replay=args.replay)) for r in requests]
         outcomes = [_simulate_once(args, runs, args.seed + i) for i in range(args.seeds)]
     except (
@@ -106,6 +124,41 @@ def _requests(spec: Any) -> list[dict[str, Any]]:
     if not requests or not all(isinstance(r, dict) for r in requests):
         raise ValueError("SPEC.json must hold a request object or a list of them")
     return requests
+
+
+def _compare(args: argparse.Namespace, requests: list[dict[str, Any]]) -> int:
+    """`--compare`: every variant for every seed, one table, one PNG."""
+    if args.csv:
+        raise ValueError("--csv writes one run's jobs; it does not go with --compare")
+    if args.compare:
+        variants = compare.variants_from(json.loads(Path(args.compare).read_text()))
+    else:
+        variants = compare.default_variants(requests[-1])
+    for variant in variants:
+        validate_input("CreateHyperParameterTuningJob", variant.apply(requests[-1]))
+    report.require_matplotlib()
+    # A variant changes neither ranges, statics nor objective: each request keeps its curves.
+    sources = [curve_source(args.curves, r, replay=args.replay) for r in requests]
+
+    def simulate_for(runs: list[dict[str, Any]], seed: int) -> report.Outcome:
+        return _simulate_once(args, list(zip(runs, sources, strict=True)), seed)
+
+    seeds = [args.seed + i for i in range(args.seeds)]
+    rows = compare.summarise(compare.run_variants(requests, variants, seeds, simulate_for))
+    objective = requests[-1]["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    if args.json:
+        print(json.dumps(compare.to_json(rows), indent=2))
+    else:
+        print(
+            f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}): median [min..max]; Δ best, saved "
+            f"and jobs to given best paired by seed with the request {compare.AS_GIVEN}"
+        )
+        print(compare.table(rows))
+    plot = args.plot or Path(f"{args.spec.stem}-compare.png")
+    title = f"{requests[-1]['HyperParameterTuningJobName']} on {args.curves}, {len(seeds)} seeds"
+    write_compare_plot(rows, plot, objective["MetricName"], title)
+    print(f"wrote {plot}", file=sys.stderr)
+    return 0
 
 
 def _simulate_once(

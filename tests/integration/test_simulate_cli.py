@@ -200,3 +200,38 @@ def test_surrogate_replay_gives_recorded_shapes_model_finals(
     assert max(finals) <= max(recorded) + 1e-9
     near = [j["final_objective"] for j in nearest["jobs"] if j["status"] == "Completed"]
     assert all(round(f, 6) in recorded for f in near)
+
+
+def test_compare_prints_one_table_and_writes_the_png(
+    simulate: Callable[..., Done], tmp_path: Path
+) -> None:
+    path = spec(tmp_path, Strategy="Random", TrainingJobEarlyStoppingType="Off")
+    variants = tmp_path / "variants.json"
+    variants.write_text(
+        json.dumps(
+            [
+                {"Label": "auto", "TrainingJobEarlyStoppingType": "Auto"},
+                {"Label": "half", "MaxNumberOfTrainingJobs": 6},
+            ]
+        )
+    )
+    png = tmp_path / "compare.png"
+    args = (str(path), "--curves", "synthetic", "--seeds", "2", "--epoch-seconds", "60")
+    done = simulate(*args, "--compare", str(variants), "--plot", str(png))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("2 seeds (0..1)")
+    rows = {line.split("  ")[0].strip(): line for line in lines[3:]}
+    assert list(rows) == ["as given", "auto", "half"]
+    assert "50%" in rows["half"], "half the jobs, half the billable time (Off, same pace)"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    as_json = simulate(*args, "--compare", str(variants), "--plot", str(png), "--json")
+    given, auto, half = json.loads(as_json.stdout)
+    assert [r["seed"] for r in auto["runs"]] == [0, 1]
+    assert half["saved"] == pytest.approx(0.5)
+    assert given["billable_seconds"]["median"] == 12 * 8 * 60
+    assert auto["saved"] > 0 and auto["early_stopped"] > 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"Strategy": "Annealing"}]))
+    refused = simulate(*args, "--compare", str(bad), "--plot", str(png))
+    assert refused.returncode == 2 and "Annealing" in refused.stderr
