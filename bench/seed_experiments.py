@@ -63,7 +63,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import csv  # noqa: E402
 import statistics  # noqa: E402
-from collections.abc import Callable, Mapping, Sequence  # noqa: E402
+from collections.abc import Mapping, Sequence  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from functools import cache  # noqa: E402
@@ -74,6 +74,8 @@ from emulator.clock import SystemClock  # noqa: E402
 from emulator.domain.builtin import builtin_metrics  # noqa: E402
 from emulator.domain.documents import DEFAULT_MAX_RUNTIME  # noqa: E402
 from emulator.simulator.cli import add_replay_options  # noqa: E402
+from emulator.simulator.compare import Trial, summarise  # noqa: E402
+from emulator.simulator.compare import Variant as Change  # noqa: E402
 from emulator.simulator.curves import (  # noqa: E402
     CURVES_DIR,
     CurveSet,
@@ -261,12 +263,10 @@ class Variant:
 
 @dataclass(frozen=True)
 class Result:
-    """What one variant did for one seed."""
+    """What one variant did for one seed: `amt simulate --compare`'s `Trial` of it (parent and
+    child together for a warm start), and the warm start's parent and child bests."""
 
-    best: float | None
-    training_seconds: float
-    wall_seconds: float
-    stopped: int
+    trial: Trial
     parent_best: float | None = None
     child_best: float | None = None
 
@@ -287,17 +287,11 @@ def request(
     """A CreateHyperParameterTuningJob request for the built-in image-classification algorithm."""
     manifest = curves.manifest
     config: dict[str, Any] = {
-        "Strategy": variant.strategy,
+        "Strategy": "Bayesian",
         "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": METRIC},
-        "ResourceLimits": {
-            "MaxNumberOfTrainingJobs": jobs,
-            "MaxParallelTrainingJobs": variant.parallel,
-        },
         "ParameterRanges": parameter_ranges(manifest),
         "RandomSeed": seed,
     }
-    if variant.strategy != "Hyperband":
-        config["TrainingJobEarlyStoppingType"] = variant.early_stopping
     out: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": config,
@@ -322,7 +316,14 @@ def request(
             "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
             "WarmStartType": "IdenticalDataAndAlgorithm",
         }
-    return out
+    change = Change(
+        variant.label,
+        strategy=variant.strategy,
+        early_stopping=variant.early_stopping,
+        parallel=variant.parallel,
+        jobs=jobs,
+    )
+    return change.apply(out)
 
 
 def requests_of(variant: Variant, curves: Curves, seed: int) -> list[dict[str, Any]]:
@@ -359,14 +360,20 @@ def run_variant(variant: Variant, seed: int, settings: Settings) -> Result:
         outcomes = asyncio.run(run_all())
     finally:
         engine.store.close()
-    bests = [o.best_objective for o in outcomes if o.best_objective is not None]
-    return Result(
+    trials = [Trial.of(o, seed) for o in outcomes]
+    bests = [t.best for t in trials if t.best is not None]
+    trial = Trial(
+        seed=seed,
         best=max(bests) if bests else None,
-        training_seconds=float(sum(o.total_training_seconds for o in outcomes)),
-        wall_seconds=sum(o.wall_seconds for o in outcomes),
-        stopped=sum(o.early_stopped_jobs for o in outcomes),
-        parent_best=outcomes[0].best_objective if len(outcomes) > 1 else None,
-        child_best=outcomes[-1].best_objective if len(outcomes) > 1 else None,
+        billable_seconds=sum(t.billable_seconds for t in trials),
+        wall_seconds=sum(t.wall_seconds for t in trials),
+        early_stopped=sum(t.early_stopped for t in trials),
+        finals=tuple(f for t in trials for f in t.finals),
+    )
+    return Result(
+        trial,
+        parent_best=trials[0].best if len(trials) > 1 else None,
+        child_best=trials[-1].best if len(trials) > 1 else None,
     )
 
 
@@ -451,23 +458,6 @@ def median(values: Sequence[float | None]) -> float | None:
     return statistics.median(kept) if kept else None
 
 
-def paired(
-    results: Sequence[Result],
-    baseline: Sequence[Result],
-    fn: Callable[[Result, Result], float | None],
-) -> float | None:
-    """Median over seeds of `fn(variant's result, baseline's result)` for the same seed."""
-    return median([fn(r, b) for r, b in zip(results, baseline, strict=True)])
-
-
-def saved(r: Result, b: Result) -> float | None:
-    return 1.0 - r.training_seconds / b.training_seconds if b.training_seconds else None
-
-
-def lost(r: Result, b: Result) -> float | None:
-    return None if r.best is None or b.best is None else b.best - r.best
-
-
 @dataclass(frozen=True)
 class Line:
     """One row of the table: medians over seeds."""
@@ -488,21 +478,25 @@ class Line:
 def lines_of(
     experiment: Experiment, results: Mapping[tuple[Any, ...], Sequence[Result]]
 ) -> list[Line]:
-    baseline = results[experiment.variants[0].key]
+    """The experiment's rows: `amt simulate --compare`'s, paired with its first variant."""
+    variants = experiment.variants
+    rows = summarise(
+        {v.label: [r.trial for r in results[v.key]] for v in variants}, given=variants[0].label
+    )
     out = []
-    for v in experiment.variants:
+    for v, row in zip(variants, rows, strict=True):
         rs = results[v.key]
-        first = v is experiment.variants[0]
+        first = v is variants[0]
         out.append(
             Line(
                 experiment=experiment.key,
                 variant=v,
-                best=median([r.best for r in rs]),
-                lost=None if first else paired(rs, baseline, lost),
-                saved=None if first else paired(rs, baseline, saved),
-                training_minutes=statistics.median(r.training_seconds for r in rs) / 60,
-                wall_minutes=statistics.median(r.wall_seconds for r in rs) / 60,
-                stopped=statistics.median(r.stopped for r in rs),
+                best=row.best.median if row.best else None,
+                lost=None if first or row.gain is None else -row.gain,
+                saved=None if first else row.saved,
+                training_minutes=row.billable_seconds.median / 60 if row.billable_seconds else 0,
+                wall_minutes=row.wall_seconds.median / 60 if row.wall_seconds else 0,
+                stopped=row.early_stopped,
                 seed_reported=experiment.seed_reported.get(v.label, ""),
                 parent_best=median([r.parent_best for r in rs]),
                 child_best=median([r.child_best for r in rs]),
