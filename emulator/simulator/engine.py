@@ -68,7 +68,8 @@ class SimulationSettings:
     """Each job's epochs average this many seconds (`simulator.pacing`); None: as recorded."""
     seed: int = 0
     """Draws every job's curve noise and, for a request without RandomSeed, the tuner's seed
-    (a request's RandomSeed fixes the configurations, as on AWS)."""
+    (a request's RandomSeed fixes the configurations, as on AWS); it names the training jobs
+    too (`ids.seeded_suffix`), so one seed gives one output."""
 
 
 @dataclass(frozen=True)

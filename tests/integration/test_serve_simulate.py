@@ -595,3 +595,32 @@ def test_the_pytest_plugin_serves_simulated_time(pytester: pytest.Pytester) -> N
     pytester.makeini("[pytest]\namt_simulate = image-classification-cpu\namt_startup = 300\n")
     result = pytester.runpytest_subprocess("--amt-time-scale", "2000", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_epoch_seconds_and_surrogate_replay_through_the_api(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`amt serve --simulate --epoch-seconds 100 --replay surrogate`: every epoch's metric at
+    the paced time, with the values `amt simulate --replay surrogate` replays."""
+    args = ["--simulate", SET, "--time-scale", str(SCALE), "--epoch-seconds", "100"]
+    process = ServerProcess(
+        tmp_path_factory.mktemp("amt-sim-paced"), extra_args=[*args, "--replay", "surrogate"]
+    ).start()
+    try:
+        sim = SimServer(process, time.time())
+        request = tuning_request("sim-epoch-seconds", jobs=2, parallel=2)
+        sim.sm.create_hyper_parameter_tuning_job(**request)
+        assert sim.wait_tuning("sim-epoch-seconds")["HyperParameterTuningJobStatus"] == "Completed"
+        source = curve_source(SET, request, replay="surrogate")
+        for summary in sim.children("sim-epoch-seconds"):
+            job = sim.sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+            curve = source.curve(job["HyperParameters"], np.random.default_rng(0))
+            start = job["TrainingStartTime"].timestamp()
+            points = sim.series(job["TrainingJobName"])
+            assert [p["value"] for p in points] == curve.epoch_values[METRIC]
+            # The server stamps statuses when it takes them: on a loaded machine a millisecond
+            # of bus latency is seconds of virtual time, so allow a little of the 1200 s.
+            assert job["TrainingEndTime"].timestamp() - start >= 1100, "12 epochs of 100 s"
+            assert points[1]["timestamp"] - points[0]["timestamp"] > 10, "not the recorded 0.2 s"
+    finally:
+        process.stop()
