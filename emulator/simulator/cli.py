@@ -31,6 +31,7 @@ from emulator.domain.documents import (
     static_hyperparameters,
 )
 from emulator.errors import EmulatorError
+from emulator.rules.service_rules import check_create_tuning_job
 from emulator.rules.validation import validate_input
 from emulator.simulator import compare, report
 from emulator.simulator.compare_plot import write_compare_plot
@@ -132,10 +133,10 @@ def _compare(args: argparse.Namespace, requests: list[dict[str, Any]]) -> int:
         raise ValueError("--csv writes one run's jobs; it does not go with --compare")
     if args.compare:
         variants = compare.variants_from(json.loads(Path(args.compare).read_text()))
+        for variant in variants:
+            _check_variant(variant, requests[-1])
     else:
-        variants = compare.default_variants(requests[-1])
-    for variant in variants:
-        validate_input("CreateHyperParameterTuningJob", variant.apply(requests[-1]))
+        variants = [v for v in compare.default_variants(requests[-1]) if _runs(v, requests[-1])]
     report.require_matplotlib()
     # A variant changes neither ranges, statics nor objective: each request keeps its curves.
     sources = [curve_source(args.curves, r, replay=args.replay) for r in requests]
@@ -159,6 +160,33 @@ def _compare(args: argparse.Namespace, requests: list[dict[str, Any]]) -> int:
     write_compare_plot(rows, plot, objective["MetricName"], title)
     print(f"wrote {plot}", file=sys.stderr)
     return 0
+
+
+def _check_variant(variant: compare.Variant, request: dict[str, Any]) -> None:
+    """Refuse a variant the service would refuse (before any simulation runs). Warm start
+    parents are simulated first, so their rules are checked when the child starts."""
+    changed = variant.apply(request)
+    validate_input("CreateHyperParameterTuningJob", changed)
+    changed.pop("WarmStartConfig", None)
+    try:
+        check_create_tuning_job(changed, lookup_tuning_job=_none, builtin_metrics=builtin_metrics)
+    except EmulatorError as error:
+        raise ValueError(f"variant {variant.label!r}: {error}") from error
+
+
+def _none(name: str) -> None:
+    return None
+
+
+def _runs(variant: compare.Variant, request: dict[str, Any]) -> bool:
+    """Whether a default variant can run this request (Hyperband needs an epoch count, for
+    one); a note on stderr for one that cannot."""
+    try:
+        _check_variant(variant, request)
+    except ValueError as error:
+        print(f"amt simulate: note: left out {error}", file=sys.stderr)
+        return False
+    return True
 
 
 def _simulate_once(

@@ -235,3 +235,32 @@ def test_compare_prints_one_table_and_writes_the_png(
     bad.write_text(json.dumps([{"Strategy": "Annealing"}]))
     refused = simulate(*args, "--compare", str(bad), "--plot", str(png))
     assert refused.returncode == 2 and "Annealing" in refused.stderr
+
+
+def test_compare_without_a_file_runs_the_usual_alternatives_that_apply(
+    simulate: Callable[..., Done], tmp_path: Path
+) -> None:
+    request = tuning_request(
+        "cli-alternatives",
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}
+        },
+    )
+    request["TrainingJobDefinition"]["StaticHyperParameters"].pop("epochs", None)
+    path = tmp_path / "no-epochs.json"
+    path.write_text(json.dumps(request))
+    png = tmp_path / "alternatives.png"
+    done = simulate(str(path), "--curves", "synthetic", "--compare", "--plot", str(png))
+    assert done.returncode == 0, done.stderr
+    labels = [line.split("  ")[0].strip() for line in done.stdout.splitlines()[3:]]
+    assert labels == [
+        "as given",
+        "Bayesian",
+        "early stopping Auto",
+        "1 parallel",
+        "4 parallel",
+        "2 jobs",
+        "8 jobs",
+    ]
+    assert "left out variant 'Hyperband'" in done.stderr, "Hyperband needs an epoch count"
+    assert png.exists()
