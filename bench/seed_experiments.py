@@ -17,9 +17,10 @@ edge runs over and over. Statics are the recording's (12 epochs). Experiments:
   (a)  seed 001, early stopping: Bayesian, 20 jobs, 2 parallel, Off vs Auto; on the same runs,
        Optuna's MedianPruner and ASHA (SuccessiveHalvingPruner, reduction factor 3) take
        Auto's place as the stopping rule (`bench/pruners.py`: our tuner proposes the
-       configurations, Optuna only decides stops). Every epoch takes the seed's time
-       (SEED_EPOCH_SECONDS: its 2 h 48 min over 20 jobs of 10 epochs), the metric values are
-       the recorded ones: the seed's experiment on our curves. The issue's target is judged here.
+       configurations, Optuna only decides stops). Epochs average the seed's time
+       (SEED_EPOCH_SECONDS: its 2 h 48 min over 20 jobs of 10 epochs; the simulator's
+       `--epoch-seconds`, `emulator.simulator.pacing`), the metric values are the recorded
+       ones: the seed's experiment on our curves. The issue's target is judged here.
   (a-rec) the same at the recorded epoch times: the recorded jobs last about 6 s, their first
        epoch (imports, data loading) most of it, so no stopping rule can save much, and every
        stop costs --stop-delay. The seed says as much: early stopping pays once jobs last
@@ -62,22 +63,21 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import csv  # noqa: E402
 import statistics  # noqa: E402
-from collections.abc import Callable, Mapping, Sequence  # noqa: E402
+from collections.abc import Mapping, Sequence  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import asdict, dataclass, field  # noqa: E402
 from functools import cache  # noqa: E402
 from typing import Any  # noqa: E402
-
-import numpy as np  # noqa: E402
 
 from bench.pruners import OptunaPrunedTuner  # noqa: E402
 from emulator.clock import SystemClock  # noqa: E402
 from emulator.domain.builtin import builtin_metrics  # noqa: E402
 from emulator.domain.documents import DEFAULT_MAX_RUNTIME  # noqa: E402
 from emulator.simulator.cli import add_replay_options  # noqa: E402
+from emulator.simulator.compare import Trial, summarise  # noqa: E402
+from emulator.simulator.compare import Variant as Change  # noqa: E402
 from emulator.simulator.curves import (  # noqa: E402
     CURVES_DIR,
-    Curve,
     CurveSet,
     CurveSource,
     RecordedCurves,
@@ -204,19 +204,7 @@ def parameter_ranges(manifest: Mapping[str, Any]) -> dict[str, list[dict[str, An
     return ranges
 
 
-@dataclass(frozen=True)
-class PacedCurves:
-    """Another source's curves with every epoch taking `seconds` (what-if timing)."""
-
-    source: CurveSource
-    seconds: float
-
-    def curve(self, config: Mapping[str, str], rng: np.random.Generator) -> Curve:
-        curve = self.source.curve(config, rng)
-        return Curve(curve.epoch_values, [self.seconds] * curve.epochs, curve.failure)
-
-
-def curve_source(curves: Curves, paced: bool, replay: str = "nearest") -> CurveSource:
+def curve_source(curves: Curves, replay: str = "nearest") -> CurveSource:
     """The replay source of the experiments' requests (all share one space and statics)."""
     manifest = curves.manifest
     static = manifest["static_hyperparameters"]
@@ -230,7 +218,7 @@ def curve_source(curves: Curves, paced: bool, replay: str = "nearest") -> CurveS
         source = RecordedCurves(curves.curve_set, space, static)
         if replay == "surrogate":
             source = SurrogateCurves(source, METRIC)
-    return PacedCurves(source, SEED_EPOCH_SECONDS) if paced else source
+    return source
 
 
 # --- variants and runs ------------------------------------------------------------------------
@@ -251,7 +239,8 @@ class Variant:
     """Warm start: a tuning job of this many jobs runs first, then this one as its
     IdenticalDataAndAlgorithm child."""
     paced: bool = False
-    """Every epoch takes SEED_EPOCH_SECONDS instead of its recorded time."""
+    """Epochs average SEED_EPOCH_SECONDS (`SimulationSettings.epoch_seconds`) instead of
+    their recorded times (else `--epoch-seconds`, when given)."""
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -274,12 +263,10 @@ class Variant:
 
 @dataclass(frozen=True)
 class Result:
-    """What one variant did for one seed."""
+    """What one variant did for one seed: `amt simulate --compare`'s `Trial` of it (parent and
+    child together for a warm start), and the warm start's parent and child bests."""
 
-    best: float | None
-    training_seconds: float
-    wall_seconds: float
-    stopped: int
+    trial: Trial
     parent_best: float | None = None
     child_best: float | None = None
 
@@ -290,6 +277,8 @@ class Settings:
     startup: float
     stop_delay: float
     replay: str = "nearest"
+    epoch_seconds: float | None = None
+    """The unpaced variants' epochs (`--epoch-seconds`); None: as recorded."""
 
 
 def request(
@@ -298,17 +287,11 @@ def request(
     """A CreateHyperParameterTuningJob request for the built-in image-classification algorithm."""
     manifest = curves.manifest
     config: dict[str, Any] = {
-        "Strategy": variant.strategy,
+        "Strategy": "Bayesian",
         "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": METRIC},
-        "ResourceLimits": {
-            "MaxNumberOfTrainingJobs": jobs,
-            "MaxParallelTrainingJobs": variant.parallel,
-        },
         "ParameterRanges": parameter_ranges(manifest),
         "RandomSeed": seed,
     }
-    if variant.strategy != "Hyperband":
-        config["TrainingJobEarlyStoppingType"] = variant.early_stopping
     out: dict[str, Any] = {
         "HyperParameterTuningJobName": name,
         "HyperParameterTuningJobConfig": config,
@@ -333,7 +316,14 @@ def request(
             "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent}],
             "WarmStartType": "IdenticalDataAndAlgorithm",
         }
-    return out
+    change = Change(
+        variant.label,
+        strategy=variant.strategy,
+        early_stopping=variant.early_stopping,
+        parallel=variant.parallel,
+        jobs=jobs,
+    )
+    return change.apply(out)
 
 
 def requests_of(variant: Variant, curves: Curves, seed: int) -> list[dict[str, Any]]:
@@ -350,9 +340,12 @@ def requests_of(variant: Variant, curves: Curves, seed: int) -> list[dict[str, A
 def run_variant(variant: Variant, seed: int, settings: Settings) -> Result:
     """Simulate one variant for one seed (in a worker process: picklable in and out)."""
     curves = load_curves(settings.curves)
-    source = curve_source(curves, variant.paced, settings.replay)
+    source = curve_source(curves, settings.replay)
     simulation = SimulationSettings(
-        startup_seconds=settings.startup, stop_seconds=settings.stop_delay, seed=seed
+        startup_seconds=settings.startup,
+        stop_seconds=settings.stop_delay,
+        epoch_seconds=SEED_EPOCH_SECONDS if variant.paced else settings.epoch_seconds,
+        seed=seed,
     )
     engine = Engine(simulation, builtin_metrics=builtin_metrics)
     if variant.pruner:
@@ -367,14 +360,20 @@ def run_variant(variant: Variant, seed: int, settings: Settings) -> Result:
         outcomes = asyncio.run(run_all())
     finally:
         engine.store.close()
-    bests = [o.best_objective for o in outcomes if o.best_objective is not None]
-    return Result(
+    trials = [Trial.of(o, seed) for o in outcomes]
+    bests = [t.best for t in trials if t.best is not None]
+    trial = Trial(
+        seed=seed,
         best=max(bests) if bests else None,
-        training_seconds=float(sum(o.total_training_seconds for o in outcomes)),
-        wall_seconds=sum(o.wall_seconds for o in outcomes),
-        stopped=sum(o.early_stopped_jobs for o in outcomes),
-        parent_best=outcomes[0].best_objective if len(outcomes) > 1 else None,
-        child_best=outcomes[-1].best_objective if len(outcomes) > 1 else None,
+        billable_seconds=sum(t.billable_seconds for t in trials),
+        wall_seconds=sum(t.wall_seconds for t in trials),
+        early_stopped=sum(t.early_stopped for t in trials),
+        finals=tuple(f for t in trials for f in t.finals),
+    )
+    return Result(
+        trial,
+        parent_best=trials[0].best if len(trials) > 1 else None,
+        child_best=trials[-1].best if len(trials) > 1 else None,
     )
 
 
@@ -459,23 +458,6 @@ def median(values: Sequence[float | None]) -> float | None:
     return statistics.median(kept) if kept else None
 
 
-def paired(
-    results: Sequence[Result],
-    baseline: Sequence[Result],
-    fn: Callable[[Result, Result], float | None],
-) -> float | None:
-    """Median over seeds of `fn(variant's result, baseline's result)` for the same seed."""
-    return median([fn(r, b) for r, b in zip(results, baseline, strict=True)])
-
-
-def saved(r: Result, b: Result) -> float | None:
-    return 1.0 - r.training_seconds / b.training_seconds if b.training_seconds else None
-
-
-def lost(r: Result, b: Result) -> float | None:
-    return None if r.best is None or b.best is None else b.best - r.best
-
-
 @dataclass(frozen=True)
 class Line:
     """One row of the table: medians over seeds."""
@@ -496,21 +478,25 @@ class Line:
 def lines_of(
     experiment: Experiment, results: Mapping[tuple[Any, ...], Sequence[Result]]
 ) -> list[Line]:
-    baseline = results[experiment.variants[0].key]
+    """The experiment's rows: `amt simulate --compare`'s, paired with its first variant."""
+    variants = experiment.variants
+    rows = summarise(
+        {v.label: [r.trial for r in results[v.key]] for v in variants}, given=variants[0].label
+    )
     out = []
-    for v in experiment.variants:
+    for v, row in zip(variants, rows, strict=True):
         rs = results[v.key]
-        first = v is experiment.variants[0]
+        first = v is variants[0]
         out.append(
             Line(
                 experiment=experiment.key,
                 variant=v,
-                best=median([r.best for r in rs]),
-                lost=None if first else paired(rs, baseline, lost),
-                saved=None if first else paired(rs, baseline, saved),
-                training_minutes=statistics.median(r.training_seconds for r in rs) / 60,
-                wall_minutes=statistics.median(r.wall_seconds for r in rs) / 60,
-                stopped=statistics.median(r.stopped for r in rs),
+                best=row.best.median if row.best else None,
+                lost=None if first or row.gain is None else -row.gain,
+                saved=None if first else row.saved,
+                training_minutes=row.billable_seconds.median / 60 if row.billable_seconds else 0,
+                wall_minutes=row.wall_seconds.median / 60 if row.wall_seconds else 0,
+                stopped=row.early_stopped,
                 seed_reported=experiment.seed_reported.get(v.label, ""),
                 parent_best=median([r.parent_best for r in rs]),
                 child_best=median([r.child_best for r in rs]),
@@ -648,7 +634,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     args = parser.parse_args(argv)
     seeds = list(range(2 if args.quick else args.seeds))
-    settings = Settings(args.curves, args.startup, args.stop_delay, args.replay)
+    settings = Settings(args.curves, args.startup, args.stop_delay, args.replay, args.epoch_seconds)
     curves = load_curves(args.curves)
     print(f"curves: {curves.description}")
     print(timing_note(curves))

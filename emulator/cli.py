@@ -32,7 +32,14 @@ from emulator.settings import (
     private_agent_key,
     with_config,
 )
-from emulator.simulator.cli import add_simulate_parser, simulate
+from emulator.simulator.cli import (
+    EPOCH_SECONDS_HELP,
+    REPLAY_HELP,
+    REPLAYS,
+    add_simulate_parser,
+    positive_seconds,
+    simulate,
+)
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,6 +100,16 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="per-job start-up overhead, as in `amt simulate`: ~120 cold SageMaker, ~20 warm "
         "pool, 0 local (default 0)",
     )
+    simulated.add_argument(
+        "--epoch-seconds",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=f"as in `amt simulate`: {EPOCH_SECONDS_HELP}",
+    )
+    simulated.add_argument(
+        "--replay", choices=REPLAYS, default=None, help=f"{REPLAY_HELP} (default nearest)"
+    )
 
 
 FLAG_SETTINGS = (
@@ -107,6 +124,8 @@ FLAG_SETTINGS = (
     ("simulate", "simulate"),
     ("time_scale", "time_scale"),
     ("startup", "startup_seconds"),
+    ("epoch_seconds", "epoch_seconds"),
+    ("replay", "replay"),
     ("runtime", "runtime"),
     ("container_cli", "container_cli"),
 )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import secrets
 import uuid
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -33,9 +35,29 @@ def training_job_arn(region: str, account: str, name: str) -> str:
     return f"arn:aws:sagemaker:{region}:{account}:training-job/{name.lower()}"
 
 
-def child_job_name(tuning_name: str, index: int) -> str:
+NameSuffix = Callable[[str, int], str]
+"""The 8-hex tail of a tuning job's `index`-th training job name."""
+
+
+def random_suffix(tuning_name: str, index: int) -> str:
+    """What the service does: names no two runs share."""
+    return secrets.token_hex(4)
+
+
+def seeded_suffix(seed: int) -> NameSuffix:
+    """Tails fixed by a seed, for a simulation whose output must repeat (same seed, same
+    names, so two runs' summaries diff clean)."""
+
+    def suffix(tuning_name: str, index: int) -> str:
+        key = "\x1f".join((str(seed), tuning_name, str(index)))
+        return f"{zlib.crc32(key.encode()):08x}"
+
+    return suffix
+
+
+def child_job_name(tuning_name: str, index: int, suffix: NameSuffix = random_suffix) -> str:
     """`<tuning-name>-<NNN>-<8 hex>`, as the service names the jobs a tuning job launches."""
-    return f"{tuning_name}-{index:03d}-{secrets.token_hex(4)}"
+    return f"{tuning_name}-{index:03d}-{suffix(tuning_name, index)}"
 
 
 _REQUEST_PREFIX = uuid.uuid4().hex[:20]

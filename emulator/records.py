@@ -4,7 +4,7 @@ simulator, the benchmarks' seeding) takes."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from emulator.clock import Clock
@@ -18,7 +18,14 @@ from emulator.domain.status import (
     transition,
 )
 from emulator.errors import ResourceInUse
-from emulator.ids import Scope, scope_of_arn, training_job_arn, tuning_job_arn
+from emulator.ids import (
+    NameSuffix,
+    Scope,
+    random_suffix,
+    scope_of_arn,
+    training_job_arn,
+    tuning_job_arn,
+)
 from emulator.store.sqlite import Store
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,8 @@ class JobRecords:
     clock: Clock
     region: str
     account: str
+    job_suffix: NameSuffix = field(default=random_suffix)
+    """The tail of the names a tuning job gives its training jobs (seeded in a simulation)."""
 
     @property
     def default_scope(self) -> Scope:

@@ -79,9 +79,11 @@ def simulated_agents_component(settings: Settings) -> Component:
         assert settings.simulate is not None
         curve_set = await asyncio.to_thread(load_set, settings.simulate)
         replay = Replay(
-            CurveDrawer(curve_set),
+            CurveDrawer(curve_set, replay=settings.replay),
             origin_lookup(ctx.store),
-            SimulationSettings(startup_seconds=settings.startup_seconds),
+            SimulationSettings(
+                startup_seconds=settings.startup_seconds, epoch_seconds=settings.epoch_seconds
+            ),
         )
         app[HEALTH_PROVIDERS].append(lambda: {"simulation": simulation_health(settings, ctx.clock)})
         async with AsyncExitStack() as stack:

@@ -58,6 +58,10 @@ class Settings:
     """With `simulate`: virtual seconds per wall second."""
     startup_seconds: float = 0.0
     """With `simulate`: creation to Downloading of each job (`amt simulate --startup`)."""
+    epoch_seconds: float | None = None
+    """With `simulate`: each job's epochs average this long (`amt simulate --epoch-seconds`)."""
+    replay: str = "nearest"
+    """With `simulate`: nearest recorded run, or surrogate finals (`amt simulate --replay`)."""
     runtime: str = "process"
     """The local agents' `--runtime`: process, container or auto (agents.runtime.container)."""
     container_cli: str | None = None
@@ -71,6 +75,10 @@ class Settings:
             raise ValueError(f"--time-scale must be positive, got {self.time_scale}")
         if self.startup_seconds < 0:
             raise ValueError(f"--startup must not be negative, got {self.startup_seconds}")
+        if self.epoch_seconds is not None and not self.epoch_seconds > 0:
+            raise ValueError(f"--epoch-seconds must be positive, got {self.epoch_seconds}")
+        if self.replay not in ("nearest", "surrogate"):
+            raise ValueError(f"--replay must be nearest or surrogate, got {self.replay!r}")
         if self.bus_url:
             raise ValueError("--simulate runs its agents in the server; it cannot take --bus")
         if self.auth:

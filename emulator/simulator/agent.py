@@ -13,8 +13,9 @@ plays the job's recorded curve in the server's clock:
     a stop:    Stopped after the stop delay (Failed, retryable, when the server shuts down)
 
 The curve is drawn as `amt simulate` draws it (`RecordedCurves`: the nearest recorded run in
-the tuning job's encoded search space, ties broken by the same seeded generator), and its
-timeline is the one `simulator.engine` schedules (`simulator.timeline`), so both answer a
+the tuning job's encoded search space, ties broken by the same seeded generator; or, with
+`replay="surrogate"`, `SurrogateCurves` on it), and its timeline is the one `simulator.engine`
+schedules (`simulator.timeline`, paced by `--epoch-seconds` when given), so both answer a
 request alike.
 
 A job is refused (Failed, `ClientError:` reason) when its curve set cannot stand for it: a
@@ -56,6 +57,7 @@ from emulator.simulator.curves import (
     space_of,
 )
 from emulator.simulator.engine import SimulationSettings
+from emulator.simulator.surrogate import SurrogateCurves
 from emulator.simulator.timeline import timeline
 from emulator.tuner.space import SearchSpace
 
@@ -97,9 +99,12 @@ class Drawn:
 class CurveDrawer:
     """Draws each job's curve from one recorded set, bound to its tuning job's search space."""
 
-    def __init__(self, curve_set: CurveSet, seed: int = 0) -> None:
+    def __init__(self, curve_set: CurveSet, seed: int = 0, replay: str = "nearest") -> None:
+        """`replay`: "nearest" (the nearest recorded run's curve) or "surrogate" (final values
+        from a model fitted to the runs, `simulator.surrogate`), as `amt simulate --replay`."""
         self.curve_set = curve_set
         self.seed = seed
+        self.replay = replay
         self._sources: dict[tuple[str, str | None], RecordedCurves] = {}
 
     def draw(self, spec: Mapping[str, Any], origin: JobOrigin) -> Drawn:
@@ -111,12 +116,19 @@ class CurveDrawer:
             name = origin.tuning_doc["HyperParameterTuningJobName"] if origin.tuning_doc else ""
             run, distance = source.nearest(hyperparameters, self._rng(name, origin))
             curve = source.replay_of(run)
+            objective = hyperparameters.get(TUNING_OBJECTIVE_HP)
+            surrogate = self.replay == "surrogate" and objective is not None
+            if surrogate:
+                model = SurrogateCurves(source, str(objective))
+                curve = model.curve(hyperparameters, self._rng(name, origin))
         except (NoRecordedCurve, KeyError) as error:
             raise Refused(f"ClientError: simulated training: {_text(error)}") from error
         notes = tuple(
             f"the curve set recorded no run with this job's {name} (replayed anyway)"
             for name in source.differing_static
         )
+        if surrogate:
+            notes += ("surrogate replay: its final value is what a model of the set predicts",)
         return Drawn(curve, run.run_id, distance, notes)
 
     def _rng(self, tuning_job: str, origin: JobOrigin) -> np.random.Generator:
@@ -266,7 +278,8 @@ class JobReplay:
         limit = (self.spec.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
         max_runtime = float(limit or DEFAULT_MAX_RUNTIME)
         previous = 0.0
-        for step in timeline(drawn.curve, max_runtime, timing.upload_seconds):
+        steps = timeline(drawn.curve, max_runtime, timing.upload_seconds, timing.epoch_seconds)
+        for step in steps:
             if await self._until(started + step.at):
                 return await self._stopped()
             if step.end:

@@ -1,12 +1,17 @@
 """`amt simulate`: what a tuning request would do and cost, in seconds of virtual time.
 
-    amt simulate SPEC.json --curves NAME [--seed S] [--seeds N] [--startup S] [--json]
-                 [--csv FILE] [--plot FILE]
+    amt simulate SPEC.json --curves NAME [--seed S] [--seeds N] [--startup S]
+                 [--epoch-seconds S] [--replay nearest|surrogate] [--json] [--csv FILE]
+                 [--plot FILE]
+    amt simulate SPEC.json --curves NAME --compare [VARIANTS.json] --seeds N [--plot FILE]
     amt simulate --list
 
 SPEC.json is a CreateHyperParameterTuningJob request, or a list of them simulated one after
 the other in one engine (warm start children after their parents; the last one is reported).
 `--curves synthetic` uses `SyntheticCurves` shaped after the request's objective.
+`--compare` runs the request as given and variants of it (another strategy, early stopping
+flipped, other parallel jobs and budgets; or those of VARIANTS.json) for every seed, prints
+one table and writes a PNG (`simulator.compare`).
 """
 
 from __future__ import annotations
@@ -26,8 +31,10 @@ from emulator.domain.documents import (
     static_hyperparameters,
 )
 from emulator.errors import EmulatorError
+from emulator.rules.service_rules import check_create_tuning_job
 from emulator.rules.validation import validate_input
-from emulator.simulator import report
+from emulator.simulator import compare, report
+from emulator.simulator.compare_plot import write_compare_plot
 from emulator.simulator.curves import (
     SYNTHETIC,
     CurveSet,
@@ -63,6 +70,17 @@ def configure(parser: Parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON summary")
     parser.add_argument("--csv", type=Path, metavar="FILE", help="write the analytics table")
     parser.add_argument("--plot", type=Path, metavar="FILE", help="write a PNG (matplotlib)")
+    parser.add_argument(
+        "--compare",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="VARIANTS.json",
+        help="compare the request with variants of it over the seeds: a table and a PNG "
+        "(--plot, default SPEC-compare.png); VARIANTS.json: a list of objects with Strategy, "
+        "TrainingJobEarlyStoppingType, MaxParallelTrainingJobs, MaxNumberOfTrainingJobs, "
+        "Label; without it, the usual alternatives",
+    )
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -79,6 +97,8 @@ def simulate(args: argparse.Namespace) -> int:
         requests = _requests(json.loads(args.spec.read_text()))
         for request in requests:
             validate_input("CreateHyperParameterTuningJob", request)
+        if args.compare is not None:
+            return _compare(args, requests)
         runs = [(r, curve_source(args.curves, r, replay=args.replay)) for r in requests]
         outcomes = [_simulate_once(args, runs, args.seed + i) for i in range(args.seeds)]
     except (
@@ -107,12 +127,77 @@ def _requests(spec: Any) -> list[dict[str, Any]]:
     return requests
 
 
+def _compare(args: argparse.Namespace, requests: list[dict[str, Any]]) -> int:
+    """`--compare`: every variant for every seed, one table, one PNG."""
+    if args.csv:
+        raise ValueError("--csv writes one run's jobs; it does not go with --compare")
+    if args.compare:
+        variants = compare.variants_from(json.loads(Path(args.compare).read_text()))
+        for variant in variants:
+            _check_variant(variant, requests[-1])
+    else:
+        variants = [v for v in compare.default_variants(requests[-1]) if _runs(v, requests[-1])]
+    report.require_matplotlib()
+    # A variant changes neither ranges, statics nor objective: each request keeps its curves.
+    sources = [curve_source(args.curves, r, replay=args.replay) for r in requests]
+
+    def simulate_for(runs: list[dict[str, Any]], seed: int) -> report.Outcome:
+        return _simulate_once(args, list(zip(runs, sources, strict=True)), seed)
+
+    seeds = [args.seed + i for i in range(args.seeds)]
+    rows = compare.summarise(compare.run_variants(requests, variants, seeds, simulate_for))
+    objective = requests[-1]["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    if args.json:
+        print(json.dumps(compare.to_json(rows), indent=2))
+    else:
+        print(
+            f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]}): median [min..max]; Δ best, saved "
+            f"and jobs to given best paired by seed with the request {compare.AS_GIVEN}"
+        )
+        print(compare.table(rows))
+    plot = args.plot or Path(f"{args.spec.stem}-compare.png")
+    title = f"{requests[-1]['HyperParameterTuningJobName']} on {args.curves}, {len(seeds)} seeds"
+    write_compare_plot(rows, plot, objective["MetricName"], title)
+    print(f"wrote {plot}", file=sys.stderr)
+    return 0
+
+
+def _check_variant(variant: compare.Variant, request: dict[str, Any]) -> None:
+    """Refuse a variant the service would refuse (before any simulation runs). Warm start
+    parents are simulated first, so their rules are checked when the child starts."""
+    changed = variant.apply(request)
+    validate_input("CreateHyperParameterTuningJob", changed)
+    changed.pop("WarmStartConfig", None)
+    try:
+        check_create_tuning_job(changed, lookup_tuning_job=_none, builtin_metrics=builtin_metrics)
+    except EmulatorError as error:
+        raise ValueError(f"variant {variant.label!r}: {error}") from error
+
+
+def _none(name: str) -> None:
+    return None
+
+
+def _runs(variant: compare.Variant, request: dict[str, Any]) -> bool:
+    """Whether a default variant can run this request (Hyperband needs an epoch count, for
+    one); a note on stderr for one that cannot."""
+    try:
+        _check_variant(variant, request)
+    except ValueError as error:
+        print(f"amt simulate: note: left out {error}", file=sys.stderr)
+        return False
+    return True
+
+
 def _simulate_once(
     args: argparse.Namespace, runs: list[tuple[dict[str, Any], CurveSource]], seed: int
 ) -> report.Outcome:
     """One engine, the requests one after the other (parents before warm start children)."""
     settings = SimulationSettings(
-        startup_seconds=args.startup, stop_seconds=args.stop_delay, seed=seed
+        startup_seconds=args.startup,
+        stop_seconds=args.stop_delay,
+        epoch_seconds=args.epoch_seconds,
+        seed=seed,
     )
     engine = Engine(settings, builtin_metrics=builtin_metrics)
 
@@ -130,11 +215,28 @@ def _simulate_once(
 
 
 REPLAYS = ("nearest", "surrogate")
+REPLAY_HELP = (
+    "recorded curves: the nearest recorded run's, or surrogate final values (a GP fitted to "
+    "the recorded runs) on recorded curve shapes"
+)
+EPOCH_SECONDS_HELP = (
+    "each job's epochs average SECONDS, in their recorded proportions (the first epoch's "
+    "program start-up left out); default: the recorded times"
+)
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a number of seconds above zero."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
 
 
 def add_replay_options(parser: argparse.ArgumentParser, *, startup: float) -> None:
-    """`--startup`, `--stop-delay` and `--replay`: how simulated jobs are timed and drawn (the
-    same options wherever a simulation is run from the command line)."""
+    """`--startup`, `--epoch-seconds`, `--stop-delay` and `--replay`: how simulated jobs are
+    timed and drawn (the same options wherever a simulation is run from the command line;
+    `amt serve --simulate` takes all but `--stop-delay`, with the same help)."""
     parser.add_argument(
         "--startup",
         type=float,
@@ -142,14 +244,15 @@ def add_replay_options(parser: argparse.ArgumentParser, *, startup: float) -> No
         metavar="SECONDS",
         help="per-job start-up overhead: ~120 cold SageMaker, ~20 warm pool, 0 local",
     )
-    parser.add_argument("--stop-delay", type=float, default=5.0, metavar="SECONDS")
     parser.add_argument(
-        "--replay",
-        choices=REPLAYS,
-        default="nearest",
-        help="recorded curves: the nearest recorded run's, or surrogate final values (a GP "
-        "fitted to the recorded runs) on recorded curve shapes",
+        "--epoch-seconds",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help=EPOCH_SECONDS_HELP,
     )
+    parser.add_argument("--stop-delay", type=float, default=5.0, metavar="SECONDS")
+    parser.add_argument("--replay", choices=REPLAYS, default="nearest", help=REPLAY_HELP)
 
 
 def curve_source(

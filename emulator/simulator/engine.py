@@ -35,6 +35,7 @@ from emulator.clock import ManualClock
 from emulator.domain.commands import TuningEnded
 from emulator.domain.events import TrainingMetric, TrainingStatus
 from emulator.domain.jobs import TrainingJob
+from emulator.ids import seeded_suffix
 from emulator.ingest import Ingest
 from emulator.lifecycle import Lifecycle
 from emulator.records import JobRecords
@@ -63,9 +64,12 @@ class SimulationSettings:
     """Stopping to Stopped."""
     upload_seconds: float = 0.0
     """Uploading to Completed after the last epoch."""
+    epoch_seconds: float | None = None
+    """Each job's epochs average this many seconds (`simulator.pacing`); None: as recorded."""
     seed: int = 0
     """Draws every job's curve noise and, for a request without RandomSeed, the tuner's seed
-    (a request's RandomSeed fixes the configurations, as on AWS)."""
+    (a request's RandomSeed fixes the configurations, as on AWS); it names the training jobs
+    too (`ids.seeded_suffix`), so one seed gives one output."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,9 @@ class Engine:
         self.builtin_metrics = builtin_metrics
         self.clock = clock or ManualClock(START)
         self.store = store or Store(":memory:")
-        self.records = JobRecords(self.store, self.clock, REGION, ACCOUNT)
+        self.records = JobRecords(
+            self.store, self.clock, REGION, ACCOUNT, seeded_suffix(self.settings.seed)
+        )
         self.ingest = Ingest(self.store, self.records, _logs_dir())
         self.lifecycle = Lifecycle(
             self.ingest, TunerService(self.store, self.records, self.clock), self
@@ -230,7 +236,9 @@ class Engine:
             rng = launch_rng(self._rng_key, self._launched)
             curve = self._curves.curve(dict(job.doc["HyperParameters"]), rng)
             max_runtime = float(job.doc["StoppingCondition"]["MaxRuntimeInSeconds"])
-            steps = timeline(curve, max_runtime, self.settings.upload_seconds)
+            steps = timeline(
+                curve, max_runtime, self.settings.upload_seconds, self.settings.epoch_seconds
+            )
             self.jobs[name] = SimJob(curve, steps)
             self._at(self.clock.now() + self.settings.startup_seconds, Begin(name))
 

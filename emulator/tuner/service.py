@@ -325,7 +325,7 @@ class TunerService:
         """Launch one training job; `attempt` > 1 for a replacement of an internal failure."""
         doc = row.doc
         row.launched += 1
-        name = child_job_name(row.name, row.launched)
+        name = child_job_name(row.name, row.launched, self.records.job_suffix)
         objective = objective_of(params, definition)
         child = child_training_params(doc, definition, tuned, name)
         child["HyperParameters"][TUNING_OBJECTIVE_HP] = objective["MetricName"]

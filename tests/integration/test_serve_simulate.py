@@ -234,6 +234,43 @@ def test_curves_are_drawn_as_amt_simulate_draws_them_or_refused_clearly() -> Non
     assert standalone.curve.epochs == 12
 
 
+def test_surrogate_replay_draws_as_amt_simulate_replay_surrogate() -> None:
+    request = tuning_request("draw-surrogate")
+    doc = {**request, "HyperParameterTuningJobArn": "arn:aws:sagemaker:::tuning/draw-s"}
+    config = {
+        **request["TrainingJobDefinition"]["StaticHyperParameters"],
+        "learning_rate": "0.0123",
+        "momentum": "0.51",
+        "mini_batch_size": "40",
+        "optimizer": "sgd",
+        "_tuning_objective_metric": METRIC,
+    }
+    nearest = CurveDrawer(load_set(SET)).draw({"HyperParameters": config}, JobOrigin(doc, 1))
+    drawn = CurveDrawer(load_set(SET), replay="surrogate").draw(
+        {"HyperParameters": config}, JobOrigin(doc, 1)
+    )
+    expected = curve_source(SET, request, replay="surrogate").curve(
+        config, np.random.default_rng(0)
+    )
+    assert drawn.curve == expected
+    assert drawn.curve != nearest.curve, "a model's final value, not the neighbour's"
+    assert any("surrogate" in note for note in drawn.notes)
+
+
+def test_serve_takes_epoch_seconds_and_replay_as_amt_simulate_does() -> None:
+    import argparse
+
+    from emulator.cli import _serve_parser, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    _serve_parser(parser.add_subparsers(dest="command"))
+    flags = ["serve", "--simulate", SET, "--epoch-seconds", "50", "--replay", "surrogate"]
+    settings = settings_from_args(parser.parse_args(flags))
+    assert (settings.epoch_seconds, settings.replay) == (50.0, "surrogate")
+    plain = settings_from_args(parser.parse_args(["serve", "--simulate", SET]))
+    assert (plain.epoch_seconds, plain.replay) == (None, "nearest")
+
+
 # --- through boto3, against `amt serve --simulate` --------------------------------------------
 
 
@@ -558,3 +595,32 @@ def test_the_pytest_plugin_serves_simulated_time(pytester: pytest.Pytester) -> N
     pytester.makeini("[pytest]\namt_simulate = image-classification-cpu\namt_startup = 300\n")
     result = pytester.runpytest_subprocess("--amt-time-scale", "2000", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_epoch_seconds_and_surrogate_replay_through_the_api(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`amt serve --simulate --epoch-seconds 100 --replay surrogate`: every epoch's metric at
+    the paced time, with the values `amt simulate --replay surrogate` replays."""
+    args = ["--simulate", SET, "--time-scale", str(SCALE), "--epoch-seconds", "100"]
+    process = ServerProcess(
+        tmp_path_factory.mktemp("amt-sim-paced"), extra_args=[*args, "--replay", "surrogate"]
+    ).start()
+    try:
+        sim = SimServer(process, time.time())
+        request = tuning_request("sim-epoch-seconds", jobs=2, parallel=2)
+        sim.sm.create_hyper_parameter_tuning_job(**request)
+        assert sim.wait_tuning("sim-epoch-seconds")["HyperParameterTuningJobStatus"] == "Completed"
+        source = curve_source(SET, request, replay="surrogate")
+        for summary in sim.children("sim-epoch-seconds"):
+            job = sim.sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+            curve = source.curve(job["HyperParameters"], np.random.default_rng(0))
+            start = job["TrainingStartTime"].timestamp()
+            points = sim.series(job["TrainingJobName"])
+            assert [p["value"] for p in points] == curve.epoch_values[METRIC]
+            # The server stamps statuses when it takes them: on a loaded machine a millisecond
+            # of bus latency is seconds of virtual time, so allow a little of the 1200 s.
+            assert job["TrainingEndTime"].timestamp() - start >= 1100, "12 epochs of 100 s"
+            assert points[1]["timestamp"] - points[0]["timestamp"] > 10, "not the recorded 0.2 s"
+    finally:
+        process.stop()

@@ -92,10 +92,25 @@ def test_json_summary_has_the_documented_shape(
     assert summary["best_objective"] == max(finals)
     assert all(1 <= j["epochs"] <= 8 for j in jobs)
     again = simulate(str(spec(tmp_path)), "--curves", "synthetic", "--seed", "3", "--json")
-    strip = [{k: v for k, v in j.items() if k != "name"} for j in jobs]
-    assert strip == [
-        {k: v for k, v in j.items() if k != "name"} for j in json.loads(again.stdout)["jobs"]
-    ]
+    assert again.stdout == done.stdout, "one seed, one output: job names included"
+    other = simulate(str(spec(tmp_path)), "--curves", "synthetic", "--seed", "4", "--json")
+    names = {j["name"] for j in jobs}
+    assert names.isdisjoint(j["name"] for j in json.loads(other.stdout)["jobs"])
+
+
+def test_epoch_seconds_pace_every_job(simulate: Callable[..., Done], tmp_path: Path) -> None:
+    path = spec(tmp_path, TrainingJobEarlyStoppingType="Off")
+    args = (str(path), "--curves", "synthetic", "--seed", "1", "--startup", "0", "--json")
+    paced = json.loads(simulate(*args, "--epoch-seconds", "10").stdout)
+    assert {j["training_seconds"] for j in paced["jobs"]} == {80}, "8 epochs of 10 s"
+    assert paced["total_training_seconds"] == 12 * 80
+    recorded = json.loads(simulate(*args).stdout)
+    assert recorded["total_training_seconds"] > 12 * 400, "synthetic epochs take about 60 s"
+    configs = [j["hyperparameters"] for j in paced["jobs"]]
+    assert configs == [j["hyperparameters"] for j in recorded["jobs"]], "Random: the same proposals"
+    with pytest.raises(SystemExit) as refused:
+        simulate(*args, "--epoch-seconds", "0")
+    assert refused.value.code == 2
 
 
 def test_console_output_csv_and_seeds(simulate: Callable[..., Done], tmp_path: Path) -> None:
@@ -185,3 +200,67 @@ def test_surrogate_replay_gives_recorded_shapes_model_finals(
     assert max(finals) <= max(recorded) + 1e-9
     near = [j["final_objective"] for j in nearest["jobs"] if j["status"] == "Completed"]
     assert all(round(f, 6) in recorded for f in near)
+
+
+def test_compare_prints_one_table_and_writes_the_png(
+    simulate: Callable[..., Done], tmp_path: Path
+) -> None:
+    path = spec(tmp_path, Strategy="Random", TrainingJobEarlyStoppingType="Off")
+    variants = tmp_path / "variants.json"
+    variants.write_text(
+        json.dumps(
+            [
+                {"Label": "auto", "TrainingJobEarlyStoppingType": "Auto"},
+                {"Label": "half", "MaxNumberOfTrainingJobs": 6},
+            ]
+        )
+    )
+    png = tmp_path / "compare.png"
+    args = (str(path), "--curves", "synthetic", "--seeds", "2", "--epoch-seconds", "60")
+    done = simulate(*args, "--compare", str(variants), "--plot", str(png))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("2 seeds (0..1)")
+    rows = {line.split("  ")[0].strip(): line for line in lines[3:]}
+    assert list(rows) == ["as given", "auto", "half"]
+    assert "50%" in rows["half"], "half the jobs, half the billable time (Off, same pace)"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    as_json = simulate(*args, "--compare", str(variants), "--plot", str(png), "--json")
+    given, auto, half = json.loads(as_json.stdout)
+    assert [r["seed"] for r in auto["runs"]] == [0, 1]
+    assert half["saved"] == pytest.approx(0.5)
+    assert given["billable_seconds"]["median"] == 12 * 8 * 60
+    assert auto["saved"] > 0 and auto["early_stopped"] > 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"Strategy": "Annealing"}]))
+    refused = simulate(*args, "--compare", str(bad), "--plot", str(png))
+    assert refused.returncode == 2 and "Annealing" in refused.stderr
+
+
+def test_compare_without_a_file_runs_the_usual_alternatives_that_apply(
+    simulate: Callable[..., Done], tmp_path: Path
+) -> None:
+    request = tuning_request(
+        "cli-alternatives",
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}
+        },
+    )
+    request["TrainingJobDefinition"]["StaticHyperParameters"].pop("epochs", None)
+    path = tmp_path / "no-epochs.json"
+    path.write_text(json.dumps(request))
+    png = tmp_path / "alternatives.png"
+    done = simulate(str(path), "--curves", "synthetic", "--compare", "--plot", str(png))
+    assert done.returncode == 0, done.stderr
+    labels = [line.split("  ")[0].strip() for line in done.stdout.splitlines()[3:]]
+    assert labels == [
+        "as given",
+        "Bayesian",
+        "early stopping Auto",
+        "1 parallel",
+        "4 parallel",
+        "2 jobs",
+        "8 jobs",
+    ]
+    assert "left out variant 'Hyperband'" in done.stderr, "Hyperband needs an epoch count"
+    assert png.exists()
