@@ -33,6 +33,7 @@ from emulator.settings import (
     with_config,
 )
 from emulator.simulator.cli import add_simulate_parser, simulate
+from emulator.simulator.curves_cli import add_curves_parser, curves
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -220,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--endpoint", default=f"http://127.0.0.1:{DEFAULT_PORT}")
     _client_parsers(sub)
     add_simulate_parser(sub)
+    add_curves_parser(sub)
     args = parser.parse_args(argv)
     commands = {
         "serve": serve,
@@ -230,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "watch": client_command,
         "report": client_command,
         "simulate": simulate,
+        "curves": curves,
     }
     try:
         return commands[args.command](args)
