@@ -1,0 +1,109 @@
+"""`amt curves import` from a running emulator, through boto3 over HTTP only: the SageMaker
+and CloudWatch calls a user's own tools make."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from emulator.cli import main as amt
+from emulator.simulator.curves import load_set
+from emulator.simulator.import_api import read_tuning_jobs
+from emulator.simulator.importer import CurveImportError, Objective, build_set
+from tests.conftest import Server
+from tests.requests import METRICS, tuning_request
+
+ACC = "validation:accuracy"
+
+
+def import_args(server: Server, out: Path, *names: str) -> list[str]:
+    jobs = [arg for name in names for arg in ("--tuning-job", name)]
+    return ["curves", "import", *jobs, "--endpoint", server.endpoint, "--out", str(out)]
+
+
+def test_an_unknown_tuning_job_fails_with_the_aws_error(
+    server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cloudwatch = server.process.client("cloudwatch")
+    with pytest.raises(ClientError) as error:
+        read_tuning_jobs(server.sagemaker, cloudwatch, ["no-such-tuning-job"])
+    assert error.value.response["Error"]["Code"] == "ResourceNotFound"
+    assert amt(import_args(server, tmp_path / "set", "no-such-tuning-job")) == 2
+    err = capsys.readouterr().err
+    assert "ResourceNotFound" in err and "no-such-tuning-job" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_tuning_jobs_training_jobs_become_a_curve_set(
+    server: Server, unique: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = unique("import")
+    request = tuning_request(
+        name,
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
+        },
+        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "3", "sleep_per_epoch": "1.2"}},
+    )
+    server.sagemaker.create_hyper_parameter_tuning_job(**request)
+    assert server.wait_tuning(name)["HyperParameterTuningJobStatus"] == "Completed"
+    summaries = server.sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name
+    )["TrainingJobSummaries"]
+
+    out = tmp_path / "mine"
+    assert amt(import_args(server, out, name)) == 0
+    assert "3 runs" in capsys.readouterr().out
+    curve_set = load_set(str(out))
+    manifest = curve_set.manifest
+    assert manifest["objective"] == {"MetricName": ACC, "Type": "Maximize"}
+    assert [p["name"] for p in manifest["search_space"]] == ["learning_rate", "loss"]
+    assert manifest["static_hyperparameters"]["sleep_per_epoch"] == "1.2"
+    assert manifest["source"]["tuning_jobs"] == [name]
+    runs = {r.run_id: r for r in curve_set.runs}
+    assert set(runs) == {s["TrainingJobName"] for s in summaries}
+    for summary in summaries:
+        run = runs[summary["TrainingJobName"]]
+        tuned = summary["TunedHyperParameters"]
+        assert {k: run.hyperparameters[k] for k in tuned} == tuned
+        assert run.curve.epochs == 3
+        assert sorted(run.curve.epoch_values) == sorted(m["Name"] for m in METRICS)
+        assert all(math.isfinite(v) for v in run.curve.epoch_values[ACC])
+        final = summary["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+        assert run.curve.epoch_values[ACC][-1] == final
+        assert all(s >= 1.0 for s in run.curve.epoch_seconds[1:])
+
+
+@pytest.mark.slow
+def test_training_jobs_without_metric_points_are_refused(
+    server: Server, unique: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = unique("silent")
+    never = [{"Name": ACC, "Regex": r"never-printed=([0-9\.]+)"}]
+    request = tuning_request(
+        name,
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 1, "MaxParallelTrainingJobs": 1},
+        },
+        TrainingJobDefinition={
+            "StaticHyperParameters": {"epochs": "1"},
+            "AlgorithmSpecification": {"MetricDefinitions": never},
+        },
+    )
+    server.sagemaker.create_hyper_parameter_tuning_job(**request)
+    server.wait_tuning(name)
+    cloudwatch = server.process.client("cloudwatch")
+    jobs, objective, space, _ = read_tuning_jobs(server.sagemaker, cloudwatch, [name])
+    assert objective == Objective(ACC, "Maximize")
+    assert len(jobs) >= 1 and all(j.points == () for j in jobs)
+    with pytest.raises(CurveImportError, match="no completed training job"):
+        build_set(jobs, objective, space, {})
+    assert amt(import_args(server, tmp_path / "set", name)) == 2
+    assert f"no {ACC} metric point" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    assert [p["name"] for p in space] == ["learning_rate", "loss"]
