@@ -96,7 +96,7 @@ def _from_api(args: argparse.Namespace) -> ImportedSet:
 def _from_csv(args: argparse.Namespace) -> ImportedSet:
     if not args.objective or not args.objective_type:
         raise CurveImportError("--csv needs --objective METRIC and --objective-type")
-    jobs = read_csv(args.csv)
+    jobs = read_csv(args.csv, args.objective)
     objective = Objective(args.objective, args.objective_type)
     return build_set(jobs, objective, inferred_space(jobs), {"csv": args.csv.name})
 

@@ -164,11 +164,24 @@ def sample_rows() -> list[list[object]]:
 
 
 def test_the_csv_is_grouped_by_job_with_hyperparameter_columns(tmp_path: Path) -> None:
-    jobs = read_csv(analytics_csv(tmp_path / "a.csv", sample_rows()))
+    jobs = read_csv(analytics_csv(tmp_path / "a.csv", sample_rows()), ACC)
     assert [j.name for j in jobs] == ["job-0", "job-1", "job-2", "job-3", "job-4"]
     assert jobs[2].hyperparameters == {"lr": "0.1"}
     assert [p.value for p in jobs[2].points] == [0.1, 0.2]
     assert jobs[4].status == "Stopped" and jobs[4].points == ()
+
+
+def test_the_sdk_frames_final_value_and_elapsed_time_fix_the_last_value_and_first_epoch() -> None:
+    columns = ["TrainingJobName", "timestamp", "metric_name", "value", "FinalObjectiveValue"]
+    columns.append("TrainingElapsedTimeSeconds")
+    rows = [
+        dict(zip(columns, ["j", "0.0", ACC, "0.5", "0.61", "100"], strict=True)),
+        dict(zip(columns, ["j", "30.0", ACC, "0.6", "0.61", "100"], strict=True)),
+    ]
+    (only,) = jobs_from_rows(columns, rows, ACC)
+    assert [p.seconds for p in only.points] == [70.0, 100.0]
+    curve = curve_of(only, ACC)
+    assert curve is not None and curve.epoch_values[ACC] == [0.5, 0.61]
 
 
 def test_iso_timestamps_count_from_the_training_start() -> None:
@@ -178,7 +191,7 @@ def test_iso_timestamps_count_from_the_training_start() -> None:
         dict(zip(columns, ["j", "2026-01-01T00:00:40+00:00", ACC, "0.5", start], strict=True)),
         dict(zip(columns, ["j", "2026-01-01T00:01:10+00:00", ACC, "0.7", start], strict=True)),
     ]
-    (only,) = jobs_from_rows(columns, rows)
+    (only,) = jobs_from_rows(columns, rows, ACC)
     assert [p.seconds for p in only.points] == [40.0, 70.0]
 
 
@@ -187,7 +200,7 @@ def test_a_csv_without_the_columns_it_needs_is_refused_and_nothing_is_written(
 ) -> None:
     bad = analytics_csv(tmp_path / "bad.csv", [[1, ACC, 0.5]], ["timestamp", "metric_name", "v"])
     with pytest.raises(CurveImportError, match=r"TrainingJobName or training_job_name, value"):
-        read_csv(bad)
+        read_csv(bad, ACC)
     out = tmp_path / "out"
     args = ["curves", "import", "--csv", str(bad), "--out", str(out / "set")]
     status = amt([*args, "--objective", ACC, "--objective-type", "Maximize"])
