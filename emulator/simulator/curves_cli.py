@@ -9,22 +9,24 @@
 `import` reads finished training jobs through the SageMaker and CloudWatch APIs (our emulator
 with `--endpoint`, AWS with the caller's own credentials and region otherwise) or from an
 analytics CSV (`import_csv` says its shape), and writes `PATH.json` and `PATH.csv.gz`;
-`amt simulate SPEC --curves PATH` replays them. `list` prints, for the bundled sets and the
-sets named, the runs and the replays' error on runs they did not see (`fidelity`).
+`amt simulate SPEC --curves PATH` replays them. `list` prints, for the bundled sets or the
+sets named, the runs and the replays' error on runs they did not see (`fidelity`: measured
+at import and kept in the manifest; measured now, a minute or more, for a bundled set).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from emulator.simulator.curves import NoRecordedCurve, available_sets, load_set
-from emulator.simulator.fidelity import describe, replay_error
+from emulator.simulator.curves import CurveSet, NoRecordedCurve, available_sets, load_set
+from emulator.simulator.fidelity import describe, measured
 from emulator.simulator.import_api import read_tuning_jobs
 from emulator.simulator.import_csv import read_csv
 from emulator.simulator.importer import (
@@ -57,14 +59,17 @@ def add_curves_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     importing.add_argument("--objective-type", choices=("Maximize", "Minimize"))
     listing = actions.add_parser("list", help="curve sets: size and replay error")
     listing.add_argument("sets", nargs="*", help="names or paths (default: the bundled sets)")
+    listing.add_argument(
+        "--recompute", action="store_true", help="measure again what an import stored"
+    )
 
 
 def curves(args: argparse.Namespace) -> int:
     """Run `amt curves ...`; the exit status."""
     if args.curves_command == "list":
-        return _list(args.sets or available_sets())
+        return _list(args.sets or available_sets(), recompute=args.recompute)
     try:
-        imported = _from_csv(args) if args.csv else _from_api(args)
+        imported = _with_replay_error(_from_csv(args) if args.csv else _from_api(args))
         path = write_imported(imported, args.out)
     except (CurveImportError, OSError, BotoCoreError, ClientError) as error:
         # AWS's errors as AWS sent them: "An error occurred (ResourceNotFound) when ..."
@@ -101,7 +106,17 @@ def _from_csv(args: argparse.Namespace) -> ImportedSet:
     return build_set(jobs, objective, inferred_space(jobs), {"csv": args.csv.name})
 
 
-def _list(sets: list[str]) -> int:
+def _with_replay_error(imported: ImportedSet) -> ImportedSet:
+    """The set with its replay error measured once, in its manifest (none under three runs)."""
+    curve_set = CurveSet("imported", imported.manifest, imported.runs)
+    try:
+        error = measured(curve_set)
+    except (NoRecordedCurve, KeyError, ValueError):
+        return imported
+    return replace(imported, manifest={**imported.manifest, "replay_error": error})
+
+
+def _list(sets: list[str], *, recompute: bool = False) -> int:
     status = 0
     for name in sets:
         try:
@@ -111,7 +126,7 @@ def _list(sets: list[str]) -> int:
             status = 2
             continue
         try:
-            fidelity = describe(replay_error(curve_set))
+            fidelity = describe(measured(curve_set, recompute=recompute))
         except (NoRecordedCurve, KeyError, ValueError) as error:
             fidelity = f"replay error unknown ({error})"
         print(f"{name}\t{len(curve_set.runs)} runs\t{fidelity}")

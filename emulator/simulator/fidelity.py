@@ -5,6 +5,11 @@ Both replays are measured on runs they did not see, on the final value of the se
 nearest-neighbour by leave-one-out (`curves.leave_one_out_error`), the surrogate by 10-fold
 cross-validation (`surrogate.cross_validated_error`), beside the error of always answering the
 mean. A set of a few runs measures little; the run count says so.
+
+Cross-validation fits ten Gaussian processes: seconds for a few dozen runs, a minute or more
+for the 300 of a bundled set on 2 cores. `amt curves import` measures once and keeps the
+numbers in the manifest (`replay_error`, with the number of runs they were measured on);
+`measured` reuses them while the set still has that many runs.
 """
 
 from __future__ import annotations
@@ -50,3 +55,12 @@ def describe(error: dict[str, Any]) -> str:
         f"{error['surrogate_mae']:.4f} (Spearman {error['surrogate_spearman']:.2f}), "
         f"mean-only {error['mean_only_mae']:.4f}"
     )
+
+
+def measured(curve_set: CurveSet, *, recompute: bool = False) -> dict[str, Any]:
+    """The manifest's `replay_error` while it was measured on this set's runs, else measured
+    now."""
+    stored = curve_set.manifest.get("replay_error")
+    if not recompute and stored and stored.get("set_runs") == len(curve_set.runs):
+        return dict(stored)
+    return {**replay_error(curve_set), "set_runs": len(curve_set.runs)}

@@ -255,3 +255,23 @@ def test_imported_csv_set_is_listed_and_simulated_by_path(
     recorded_finals = {0.002, 0.02, 0.2, 1.0}
     assert {j["final_objective"] for j in result["jobs"]} <= recorded_finals
     assert result["best_objective"] in recorded_finals
+
+
+def test_the_replay_error_is_measured_at_import_and_reused_while_the_runs_are_the_same(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = analytics_csv(tmp_path / "a.csv", sample_rows())
+    out = tmp_path / "mine"
+    args = ["curves", "import", "--csv", str(source), "--out", str(out)]
+    assert amt([*args, "--objective", ACC, "--objective-type", "Maximize"]) == 0
+    manifest_path = tmp_path / "mine.json"
+    manifest = json.loads(manifest_path.read_text())
+    stored = manifest["replay_error"]
+    assert (stored["set_runs"], stored["runs"], stored["metric"]) == (4, 4, ACC)
+    manifest["replay_error"] = {**stored, "nearest_mae": 9.5}
+    manifest_path.write_text(json.dumps(manifest))
+    capsys.readouterr()
+    assert amt(["curves", "list", str(out)]) == 0
+    assert "nearest 9.5000" in capsys.readouterr().out
+    assert amt(["curves", "list", str(out), "--recompute"]) == 0
+    assert f"nearest {stored['nearest_mae']:.4f}" in capsys.readouterr().out
