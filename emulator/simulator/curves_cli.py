@@ -25,6 +25,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from emulator.clock import SystemClock
 from emulator.simulator.curves import CurveSet, NoRecordedCurve, available_sets, load_set
 from emulator.simulator.fidelity import describe, measured
 from emulator.simulator.import_api import read_tuning_jobs
@@ -53,7 +54,11 @@ def add_curves_parser(sub: argparse._SubParsersAction[Parser]) -> None:
     importing.add_argument("--endpoint", default=None, help="default: AWS (or AWS_ENDPOINT_URL)")
     importing.add_argument("--region", default=None)
     importing.add_argument(
-        "--period", type=int, default=1, metavar="SECONDS", help="CloudWatch period (default 1)"
+        "--period",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="CloudWatch period (default: the shortest it answers for the job's age)",
     )
     importing.add_argument("--objective", metavar="METRIC", help="with --csv: the objective")
     importing.add_argument("--objective-type", choices=("Maximize", "Minimize"))
@@ -78,6 +83,11 @@ def curves(args: argparse.Namespace) -> int:
     print(f"{path}\t{len(imported.runs)} runs")
     for job, why in imported.skipped.items():
         print(f"skipped {job}: {why}")
+    for job, count in imported.averaged.items():
+        print(
+            f"warning: {job}: {count} points average several of one CloudWatch period "
+            "(epochs shorter than the period): its curve has fewer, averaged epochs"
+        )
     return _list([str(path)])
 
 
@@ -92,7 +102,7 @@ def _from_api(args: argparse.Namespace) -> ImportedSet:
         "cloudwatch", endpoint_url=args.endpoint, region_name=region, **keys
     )
     jobs, objective, space, source = read_tuning_jobs(
-        sagemaker, cloudwatch, args.tuning_job, period=args.period
+        sagemaker, cloudwatch, args.tuning_job, now=SystemClock().now(), period=args.period
     )
     source = {**source, "endpoint": args.endpoint or "aws", "region": region}
     return build_set(jobs, objective, space, source)

@@ -5,8 +5,13 @@ The calls are the ones a user's own tools make, so the same code reads our emula
 ranges, ListTrainingJobsForHyperParameterTuningJob for the jobs, DescribeTrainingJob for each
 one's hyperparameters, times, status and FinalMetricDataList, and CloudWatch
 GetMetricStatistics (namespace `/aws/sagemaker/TrainingJobs`, dimension `TrainingJobName`,
-as the SDK's `TrainingJobAnalytics` asks) for every point of every metric. The SDK asks for
-60 s periods; we ask for `period` (1 s by default) so that each epoch keeps its own point.
+as the SDK's `TrainingJobAnalytics` asks) for every point of every metric.
+
+Periods: the SDK asks for 60 s; we ask for the shortest CloudWatch still answers for a job of
+that age (`period_for`: 1 s within 3 hours of its start, then 60 s, 300 s after 15 days, 3600 s
+after 63 days, as GetMetricStatistics documents), so that each epoch keeps its own point where
+it can. Where a period still held several points of a metric (SampleCount), their average is
+all that is left: the job's `merged` count says so and the import warns.
 AWS errors (an unknown tuning job, missing permissions) are not caught here: they reach the
 caller as botocore's `ClientError`, code and message as AWS sent them.
 """
@@ -17,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from emulator.domain.documents import TUNING_OBJECTIVE_HP
 from emulator.simulator.importer import (
     CurveImportError,
     FinishedJob,
@@ -27,15 +33,29 @@ from emulator.simulator.importer import (
 )
 
 NAMESPACE = "/aws/sagemaker/TrainingJobs"
+PERIODS_BY_AGE = ((3 * 3600, 1), (15 * 86400, 60), (63 * 86400, 300))
+"""(age in seconds below which, the shortest period GetMetricStatistics answers); 3600 beyond."""
 MAX_DATAPOINTS = 1440
 """GetMetricStatistics answers at most this many datapoints per call."""
 
 
+def period_for(start: datetime, now: float) -> int:
+    """The shortest period CloudWatch answers for points stamped `start`, at `now`."""
+    age = now - start.timestamp()
+    return next((period for limit, period in PERIODS_BY_AGE if age < limit), 3600)
+
+
 def read_tuning_jobs(
-    sagemaker: Any, cloudwatch: Any, names: Sequence[str], period: int = 1
+    sagemaker: Any,
+    cloudwatch: Any,
+    names: Sequence[str],
+    *,
+    now: float,
+    period: int | None = None,
 ) -> tuple[list[FinishedJob], Objective, list[dict[str, Any]], dict[str, Any]]:
     """Every training job of the named tuning jobs, their shared objective, the search space
-    covering their ranges, and what to record of the source (image, metric definitions)."""
+    covering their ranges, and what to record of the source (image, metric definitions).
+    `now`: the caller's clock, to choose each job's period unless `period` is given."""
     jobs: list[FinishedJob] = []
     objectives: set[tuple[str, str]] = set()
     spaces: list[list[dict[str, Any]]] = []
@@ -58,7 +78,7 @@ def read_tuning_jobs(
         source.setdefault("metric_definitions", algorithm.get("MetricDefinitions", []))
         for summary in _summaries(sagemaker, name):
             job = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
-            jobs.append(_finished(job, _points(cloudwatch, job, objective["MetricName"], period)))
+            jobs.append(_finished(cloudwatch, job, objective["MetricName"], period, now))
     if len(objectives) > 1:
         listed = ", ".join(f"{t} {m}" for m, t in sorted(objectives))
         raise CurveImportError(f"the tuning jobs have different objectives: {listed}")
@@ -84,38 +104,46 @@ def _summaries(sagemaker: Any, name: str) -> Iterator[dict[str, Any]]:
     yield from sorted(summaries, key=lambda s: (s["CreationTime"], s["TrainingJobName"]))
 
 
-def _finished(job: dict[str, Any], points: list[Point]) -> FinishedJob:
+def _finished(
+    cloudwatch: Any, job: dict[str, Any], objective: str, period: int | None, now: float
+) -> FinishedJob:
+    """The job as described, with every metric point CloudWatch has of it, in seconds since
+    its training started (none when it ended before training began)."""
+    hyperparameters = {
+        str(k): str(v)
+        for k, v in job.get("HyperParameters", {}).items()
+        if k != TUNING_OBJECTIVE_HP  # added by the service, not the user's
+    }
+    points: list[Point] = []
+    merged = 0
+    start = job.get("TrainingStartTime")
+    if start is not None:
+        end = job.get("TrainingEndTime") or job.get("LastModifiedTime") or start
+        definitions = job.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
+        metrics = {objective, *(d["Name"] for d in definitions)}
+        metrics |= {m["MetricName"] for m in job.get("FinalMetricDataList", [])}
+        origin = start.replace(microsecond=0)  # the points' periods start on whole seconds
+        seconds = period or period_for(start, now)
+        for metric in sorted(metrics):
+            for stamp, value, count in _datapoints(
+                cloudwatch, job["TrainingJobName"], metric, start, end, seconds
+            ):
+                points.append(Point((stamp - origin).total_seconds(), metric, value))
+                merged += count > 1
     return FinishedJob(
         name=job["TrainingJobName"],
-        hyperparameters={str(k): str(v) for k, v in job.get("HyperParameters", {}).items()},
+        hyperparameters=hyperparameters,
         status=job["TrainingJobStatus"],
         points=tuple(points),
         failure=job.get("FailureReason") or None,
         final={m["MetricName"]: float(m["Value"]) for m in job.get("FinalMetricDataList", [])},
+        merged=merged,
     )
-
-
-def _points(cloudwatch: Any, job: dict[str, Any], objective: str, period: int) -> list[Point]:
-    """Every metric point of the job from CloudWatch, in seconds since training started."""
-    start = job.get("TrainingStartTime")
-    if start is None:  # failed or stopped before training began
-        return []
-    end = job.get("TrainingEndTime") or job.get("LastModifiedTime") or start
-    definitions = job.get("AlgorithmSpecification", {}).get("MetricDefinitions", [])
-    metrics = {objective, *(d["Name"] for d in definitions)}
-    metrics |= {m["MetricName"] for m in job.get("FinalMetricDataList", [])}
-    origin = start.replace(microsecond=0)  # the points' periods start on whole seconds
-    name = job["TrainingJobName"]
-    return [
-        Point((stamp - origin).total_seconds(), metric, value)
-        for metric in sorted(metrics)
-        for stamp, value in _datapoints(cloudwatch, name, metric, start, end, period)
-    ]
 
 
 def _datapoints(
     cloudwatch: Any, job: str, metric: str, start: datetime, end: datetime, period: int
-) -> Iterator[tuple[datetime, float]]:
+) -> Iterator[tuple[datetime, float, float]]:
     """(period start, average) of one metric over the job's training, in windows small enough
     for one call each; the first window opens a period early (points are stamped to the
     second, the start time is not)."""
@@ -130,8 +158,8 @@ def _datapoints(
             StartTime=begin,
             EndTime=min(begin + window, stop),
             Period=period,
-            Statistics=["Average"],
+            Statistics=["Average", "SampleCount"],
         )
         for point in sorted(answer["Datapoints"], key=lambda p: p["Timestamp"]):
-            yield point["Timestamp"], float(point["Average"])
+            yield point["Timestamp"], float(point["Average"]), float(point["SampleCount"])
         begin += window

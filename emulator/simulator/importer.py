@@ -60,6 +60,8 @@ class FinishedJob:
     failure: str | None = None
     final: dict[str, float] = field(default_factory=dict)
     """FinalMetricDataList: each metric's last value, exact where a period merged points."""
+    merged: int = 0
+    """Points that are the average of several (a CloudWatch period held more than one)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,8 @@ class ImportedSet:
     runs: tuple[Run, ...]
     manifest: dict[str, Any]
     skipped: dict[str, str]
+    averaged: dict[str, int] = field(default_factory=dict)
+    """Jobs with points that average several (their epochs were shorter than a period)."""
 
 
 def curve_of(job: FinishedJob, metric: str) -> Curve | None:
@@ -117,6 +121,7 @@ def build_set(
     """The runs of the jobs that can be replayed, and the manifest that says what they cover."""
     runs: list[Run] = []
     skipped: dict[str, str] = {}
+    averaged: dict[str, int] = {}
     tuned = [str(p["name"]) for p in search_space]
     for job in jobs:
         if job.status not in KEPT_STATUSES:
@@ -131,6 +136,8 @@ def build_set(
             skipped[job.name] = f"no {objective.metric} metric point"
             continue
         runs.append(Run(job.name, dict(job.hyperparameters), curve))
+        if job.merged:
+            averaged[job.name] = job.merged
     if not any(r.curve.failure is None for r in runs):
         reasons = "; ".join(f"{n}: {why}" for n, why in skipped.items()) or "no training job"
         raise CurveImportError(
@@ -144,8 +151,9 @@ def build_set(
         "search_space": [dict(p) for p in search_space],
         "runs": len(runs),
         "skipped": skipped,
+        "averaged_points": averaged,
     }
-    return ImportedSet(tuple(runs), manifest, skipped)
+    return ImportedSet(tuple(runs), manifest, skipped, averaged)
 
 
 def write_imported(imported: ImportedSet, out: Path) -> Path:

@@ -3,6 +3,7 @@ and CloudWatch calls a user's own tools make."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from emulator.cli import main as amt
+from emulator.clock import SystemClock
 from emulator.simulator.curves import load_set
 from emulator.simulator.import_api import read_tuning_jobs
 from emulator.simulator.importer import CurveImportError, Objective, build_set
@@ -18,6 +20,7 @@ from tests.conftest import Server
 from tests.requests import METRICS, tuning_request
 
 ACC = "validation:accuracy"
+NOW = SystemClock().now
 
 
 def import_args(server: Server, out: Path, *names: str) -> list[str]:
@@ -30,7 +33,7 @@ def test_an_unknown_tuning_job_fails_with_the_aws_error(
 ) -> None:
     cloudwatch = server.process.client("cloudwatch")
     with pytest.raises(ClientError) as error:
-        read_tuning_jobs(server.sagemaker, cloudwatch, ["no-such-tuning-job"])
+        read_tuning_jobs(server.sagemaker, cloudwatch, ["no-such-tuning-job"], now=NOW())
     assert error.value.response["Error"]["Code"] == "ResourceNotFound"
     assert amt(import_args(server, tmp_path / "set", "no-such-tuning-job")) == 2
     err = capsys.readouterr().err
@@ -78,6 +81,13 @@ def test_a_tuning_jobs_training_jobs_become_a_curve_set(
         assert run.curve.epoch_values[ACC][-1] == final
         assert all(s >= 1.0 for s in run.curve.epoch_seconds[1:])
 
+    # In 60 s periods (what CloudWatch keeps of jobs older than 3 hours) the epochs merge.
+    coarse = tmp_path / "coarse"
+    assert amt([*import_args(server, coarse, name), "--period", "60"]) == 0
+    assert "points average several of one CloudWatch period" in capsys.readouterr().out
+    assert all(r.curve.epochs < 3 for r in load_set(str(coarse)).runs)
+    assert json.loads(coarse.with_suffix(".json").read_text())["averaged_points"]
+
 
 @pytest.mark.slow
 def test_training_jobs_without_metric_points_are_refused(
@@ -98,7 +108,7 @@ def test_training_jobs_without_metric_points_are_refused(
     server.sagemaker.create_hyper_parameter_tuning_job(**request)
     server.wait_tuning(name)
     cloudwatch = server.process.client("cloudwatch")
-    jobs, objective, space, _ = read_tuning_jobs(server.sagemaker, cloudwatch, [name])
+    jobs, objective, space, _ = read_tuning_jobs(server.sagemaker, cloudwatch, [name], now=NOW())
     assert objective == Objective(ACC, "Maximize")
     assert len(jobs) >= 1 and all(j.points == () for j in jobs)
     with pytest.raises(CurveImportError, match="no completed training job"):

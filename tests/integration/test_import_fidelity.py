@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from emulator.cli import main as amt
+from emulator.clock import SystemClock
 from emulator.simulator.cli import main as simulate
 from emulator.simulator.import_api import read_tuning_jobs
 from tests.conftest import Server
@@ -49,7 +50,7 @@ def real_run(server: Server, request: dict[str, Any]) -> dict[str, Any]:
     described = server.wait_tuning(name, timeout=280)
     assert described["HyperParameterTuningJobStatus"] == "Completed"
     cloudwatch = server.process.client("cloudwatch")
-    jobs, _, _, _ = read_tuning_jobs(server.sagemaker, cloudwatch, [name])
+    jobs, _, _, _ = read_tuning_jobs(server.sagemaker, cloudwatch, [name], now=SystemClock().now())
     facts = []
     for job in jobs:
         doc = server.sagemaker.describe_training_job(TrainingJobName=job.name)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 from emulator.cli import main as amt
 from emulator.simulator.cli import main as simulate
 from emulator.simulator.curves import load_set, space_of
+from emulator.simulator.import_api import period_for
 from emulator.simulator.import_csv import jobs_from_rows, read_csv
 from emulator.simulator.importer import (
     CurveImportError,
@@ -50,6 +52,13 @@ def job(name: str, lr: float, status: str = "Completed", epochs: int = 3) -> Fin
         points.append(Point(2.0 * e, ACC, round(lr * e / epochs, 6)))
     hps = {"lr": str(lr), "batch": "32", "opt": "sgd", "epochs": str(epochs)}
     return FinishedJob(name, hps, status, tuple(points))
+
+
+def test_the_period_is_the_shortest_cloudwatch_answers_for_the_jobs_age() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    ages = {0: 1, 3 * 3600 - 1: 1, 3 * 3600: 60, 20 * 86400: 300, 100 * 86400: 3600}
+    for age, period in ages.items():
+        assert period_for(start, start.timestamp() + age) == period
 
 
 def test_epochs_are_cut_at_each_objective_point() -> None:
