@@ -13,10 +13,19 @@ from botocore.exceptions import ClientError
 
 from emulator.cli import main as amt
 from emulator.clock import SystemClock
+from emulator.embedded import EmbeddedEmulator
 from emulator.simulator.curves import load_set
 from emulator.simulator.import_api import read_tuning_jobs
-from emulator.simulator.importer import CurveImportError, Objective, build_set
-from tests.conftest import Server
+from emulator.simulator.importer import (
+    CurveImportError,
+    FinishedJob,
+    Objective,
+    Point,
+    build_set,
+    space_from_ranges,
+    write_imported,
+)
+from tests.conftest import Server, wait_for
 from tests.requests import METRICS, tuning_request
 
 ACC = "validation:accuracy"
@@ -117,3 +126,35 @@ def test_training_jobs_without_metric_points_are_refused(
     assert f"no {ACC} metric point" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
     assert [p["name"] for p in space] == ["learning_rate", "loss"]
+
+
+def test_an_imported_set_is_served_by_path(tmp_path: Path) -> None:
+    """`amt serve --simulate PATH` (here embedded): jobs replay the set's recorded curves."""
+    finals = {"0.001": 0.5, "0.01": 0.7, "0.1": 0.9}
+    jobs = [
+        FinishedJob(
+            f"job-{lr}",
+            {"learning_rate": lr, "loss": loss},
+            "Completed",
+            (Point(60.0, ACC, final - 0.1), Point(120.0, ACC, final)),
+        )
+        for lr, final in finals.items()
+        for loss in ("log_loss", "hinge", "modified_huber")
+    ]
+    ranges = tuning_request()["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    imported = build_set(jobs, Objective(ACC, "Maximize"), space_from_ranges(ranges), {})
+    path = write_imported(imported, tmp_path / "served")
+    name = "served-by-path"
+    with EmbeddedEmulator(simulate=str(path), time_scale=1000) as emulator:
+        sagemaker = emulator.client("sagemaker")
+        sagemaker.create_hyper_parameter_tuning_job(**tuning_request(name))
+        described = wait_for(
+            lambda: sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
+            lambda d: d["HyperParameterTuningJobStatus"] != "InProgress",
+            timeout=60,
+        )
+    assert described["HyperParameterTuningJobStatus"] == "Completed"
+    best = described["BestTrainingJob"]["FinalHyperParameterTuningJobObjectiveMetric"]["Value"]
+    assert best in finals.values()
+    with pytest.raises(ValueError, match="no recorded curve set"):
+        EmbeddedEmulator(simulate=str(tmp_path / "missing"))
