@@ -17,6 +17,7 @@ at import and kept in the manifest; measured now, a minute or more, for a bundle
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -76,7 +77,14 @@ def curves(args: argparse.Namespace) -> int:
     try:
         imported = _with_replay_error(_from_csv(args) if args.csv else _from_api(args))
         path = write_imported(imported, args.out)
-    except (CurveImportError, OSError, BotoCoreError, ClientError) as error:
+    except (
+        CurveImportError,
+        OSError,
+        UnicodeDecodeError,
+        csv.Error,
+        BotoCoreError,
+        ClientError,
+    ) as error:
         # AWS's errors as AWS sent them: "An error occurred (ResourceNotFound) when ..."
         print(f"amt curves import: {error}", file=sys.stderr)
         return 2
