@@ -118,3 +118,13 @@ def test_imported_runs_simulate_as_they_ran(
     assert any(j["early_stopped"] for j in real_auto["jobs"]), "nothing stopped: nothing to check"
     assert [j["config"] for j in real_auto["jobs"]] == [j["config"] for j in real_off["jobs"]]
     assert simulated_run(auto, curves, tmp_path, capsys) == real_auto
+
+    # Both tuning jobs in one set: the Auto run's stopped jobs are left out, and named.
+    stopped = sum(j["status"] == "Stopped" for j in real_auto["jobs"])
+    both = ["--tuning-job", name, "--tuning-job", auto["HyperParameterTuningJobName"]]
+    assert (
+        amt(["curves", "import", *both, "--endpoint", server.endpoint, "--out", str(curves)]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert f"\t{16 - stopped} runs" in printed
+    assert printed.count("skipped ") == stopped
