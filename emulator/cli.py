@@ -40,6 +40,7 @@ from emulator.simulator.cli import (
     positive_seconds,
     simulate,
 )
+from emulator.simulator.curves_cli import add_curves_parser, curves
 
 
 def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     listing.add_argument("--endpoint", default=f"http://127.0.0.1:{DEFAULT_PORT}")
     _client_parsers(sub)
     add_simulate_parser(sub)
+    add_curves_parser(sub)
     args = parser.parse_args(argv)
     commands = {
         "serve": serve,
@@ -249,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         "watch": client_command,
         "report": client_command,
         "simulate": simulate,
+        "curves": curves,
     }
     try:
         return commands[args.command](args)

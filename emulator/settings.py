@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from emulator.curve_sets import available_sets
+from emulator.curve_sets import available_sets, manifest_of
 
 DEFAULT_PORT = 8780
 DEFAULT_TIME_SCALE = 1000.0
@@ -85,11 +85,11 @@ class Settings:
             raise ValueError(
                 "--simulate cannot take --auth: signatures carry wall time, the server virtual"
             )
-        known = available_sets()
-        if self.simulate not in known:
-            listed = ", ".join(known) or "none"
+        if manifest_of(self.simulate) is None:
+            listed = ", ".join(available_sets()) or "none"
             raise ValueError(
-                f"--simulate: no recorded curve set {self.simulate!r} (recorded: {listed})"
+                f"--simulate: no recorded curve set {self.simulate!r} (recorded: {listed}; "
+                "or the path of a set's manifest)"
             )
 
     @property

@@ -39,7 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 from scipy.stats import spearmanr
 
-from emulator.curve_sets import CURVES_DIR, available_sets, data_file
+from emulator.curve_sets import CURVES_DIR, available_sets, data_file, manifest_of
 from emulator.tuner.hyperband import EPOCH_KEYS, infer_max_resource
 from emulator.tuner.model import ObjectiveType
 from emulator.tuner.space import SearchSpace
@@ -302,15 +302,19 @@ ELAPSED = "elapsed_seconds"
 
 
 def load_set(name: str, directory: Path = CURVES_DIR) -> CurveSet:
-    """Load `<directory>/<name>.json` and its gzipped CSV (KeyError naming the known sets)."""
-    manifest_path = directory / f"{name}.json"
-    if not manifest_path.exists() or not data_file(manifest_path).exists():
+    """Load a set by name (`<directory>/<name>.json` and its gzipped CSV) or by the path of
+    its manifest, with or without `.json` (KeyError naming the known sets)."""
+    manifest_path = manifest_of(name, directory)
+    if manifest_path is None:
         known = ", ".join(available_sets(directory)) or "none recorded"
-        raise KeyError(f"no curve set {name!r} (known: {known}, or {SYNTHETIC!r})")
+        raise KeyError(
+            f"no curve set {name!r} (known: {known}, {SYNTHETIC!r}, or the path of a set's "
+            "manifest)"
+        )
     manifest = json.loads(manifest_path.read_text())
     with gzip.open(data_file(manifest_path), "rt", encoding="utf-8", newline="") as fh:
         runs = parse_runs(csv.DictReader(fh), manifest)
-    return CurveSet(name, manifest, tuple(runs))
+    return CurveSet(manifest_path.stem, manifest, tuple(runs))
 
 
 def parse_runs(rows: Iterable[Mapping[str, str]], manifest: Mapping[str, Any]) -> list[Run]:
@@ -351,14 +355,17 @@ def _float(text: str) -> float:
 
 
 def write_set(directory: Path, name: str, runs: Sequence[Run], manifest: Mapping[str, Any]) -> Path:
-    """Write runs as `<name>.csv.gz` + `<name>.json` in the layout `load_set` reads (the
-    hyperparameters every run shares become the manifest's static ones)."""
+    """Write runs as `<name>.csv.gz` + `<name>.json` in the layout `load_set` reads. The
+    manifest's `search_space`, when it has one, names the tuned hyperparameters (else those the
+    runs do not share); the others every run shares become the manifest's static ones."""
+    space = manifest.get("search_space")
+    tuned = [str(p["name"]) for p in space] if space else []
     shared = {
         k: v
         for k, v in runs[0].hyperparameters.items()
-        if all(r.hyperparameters.get(k) == v for r in runs)
+        if k not in tuned and all(r.hyperparameters.get(k) == v for r in runs)
     }
-    hps = sorted({k for r in runs for k in r.hyperparameters} - set(shared))
+    hps = tuned or sorted({k for r in runs for k in r.hyperparameters} - set(shared))
     metrics = sorted({m for r in runs for m in r.curve.epoch_values})
     text = io.StringIO()
     writer = csv.writer(text)
@@ -384,7 +391,7 @@ def write_set(directory: Path, name: str, runs: Sequence[Run], manifest: Mapping
         **manifest,
         "name": name,
         "static_hyperparameters": shared,
-        "search_space": [{"name": h} for h in hps],
+        "search_space": space or [{"name": h} for h in hps],
     }
     path = directory / f"{name}.json"
     path.write_text(json.dumps(full, indent=2) + "\n")
@@ -423,11 +430,11 @@ def space_of(manifest: Mapping[str, Any]) -> SearchSpace:
 # --- fidelity -------------------------------------------------------------------------------
 
 
-def leave_one_out_error(curve_set: CurveSet, space: SearchSpace, metric: str) -> dict[str, float]:
-    """How well nearest-neighbour replay predicts a run it has never seen: each run's final
-    `metric` against that of its nearest other run. Mean and median absolute error, the error
-    of always answering the mean (for scale), and the Spearman rank correlation of predicted
-    and true finals (what a tuner's choices depend on)."""
+def encoded_finals(
+    curve_set: CurveSet, space: SearchSpace, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The runs that set every hyperparameter of `space` and end with a finite `metric`: their
+    encoded configurations and final values (what replay error is measured on)."""
     runs = [
         r
         for r in curve_set.runs
@@ -437,14 +444,23 @@ def leave_one_out_error(curve_set: CurveSet, space: SearchSpace, metric: str) ->
         raise NoRecordedCurve(f"fewer than three runs record {metric!r}")
     points = np.array([space.encode(r.hyperparameters) for r in runs])
     finals = np.array([r.curve.epoch_values[metric][-1] for r in runs])
+    return points, finals
+
+
+def leave_one_out_error(curve_set: CurveSet, space: SearchSpace, metric: str) -> dict[str, float]:
+    """How well nearest-neighbour replay predicts a run it has never seen: each run's final
+    `metric` against that of its nearest other run. Mean and median absolute error, the error
+    of always answering the mean (for scale), and the Spearman rank correlation of predicted
+    and true finals (what a tuner's choices depend on)."""
+    points, finals = encoded_finals(curve_set, space, metric)
     predicted = np.empty_like(finals)
-    for i in range(len(runs)):
+    for i in range(len(finals)):
         distances = np.linalg.norm(points - points[i], axis=1)
         distances[i] = np.inf
         predicted[i] = finals[int(distances.argmin())]
     errors = np.abs(predicted - finals)
     return {
-        "runs": float(len(runs)),
+        "runs": float(len(finals)),
         "mean_abs_error": float(errors.mean()),
         "median_abs_error": float(np.median(errors)),
         "baseline_mean_abs_error": float(np.mean(np.abs(finals - finals.mean()))),
