@@ -461,7 +461,8 @@ def _observations(children: list[TrainingJob]) -> list[Observation]:
             continue
         succeeded = summary.objective_status(child) == "Succeeded"
         value = child.objective_value if succeeded else None
-        observations.append(Observation(config=dict(child.tuned), value=value))
+        stopped = child.status == "Stopped"
+        observations.append(Observation(config=dict(child.tuned), value=value, stopped=stopped))
     return observations
 
 
