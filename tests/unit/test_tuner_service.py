@@ -6,7 +6,6 @@ from emulator.domain.commands import Launch, Stop
 from emulator.domain.documents import new_tuning_doc
 from emulator.domain.jobs import TuningJob
 from emulator.ids import tuning_job_arn
-from emulator.tuner.service import _observations
 from tests.requests import tuning_request
 
 
@@ -278,16 +277,3 @@ async def test_a_tuning_job_an_older_release_left_completing_ends_completed_on_r
     assert (job.status, job.completion_reason) == ("Completed", "x")
     assert job.doc["HyperParameterTuningEndTime"] == clock.now()
     assert len(launched(commands)) == len(running)  # nothing launched meanwhile
-
-
-async def test_the_history_marks_stopped_children_their_last_value_kept(tuner):
-    """A stopped child's value stays its last one (the API's final objective); the history
-    says it was stopped, so a strategy can read the value as a bound, not as how it ended."""
-    service, store, clock, commands = tuner
-    create(store, clock, "t", HyperParameterTuningJobConfig={"RandomSeed": 1})
-    commands += service.on_tuning_changed("t")
-    done, stopped = launched(commands)
-    finish(service, done, "Completed", 0.5)
-    finish(service, stopped, "Stopped", 0.3)
-    seen = {o.value: o.stopped for o in _observations(store.children("t"))}
-    assert seen == {0.5: False, 0.3: True}
