@@ -26,11 +26,6 @@ class Observation:
     """Objective value reported after each epoch, in order."""
     definition: str | None = None
     """TrainingJobDefinitionName, for tuning jobs with several definitions."""
-    stopped: bool = False
-    """The job was stopped before its last epoch (early stopping, StopTrainingJob): `value` is
-    the last value it reported, as the API reports it, not what it would have reached. Training
-    mostly improves the objective, so it bounds the final value; a strategy that reads it as a
-    final value learns that the region is worse than it is."""
 
 
 @dataclass(frozen=True)

@@ -461,8 +461,7 @@ def _observations(children: list[TrainingJob]) -> list[Observation]:
             continue
         succeeded = summary.objective_status(child) == "Succeeded"
         value = child.objective_value if succeeded else None
-        stopped = child.status == "Stopped"
-        observations.append(Observation(config=dict(child.tuned), value=value, stopped=stopped))
+        observations.append(Observation(config=dict(child.tuned), value=value))
     return observations
 
 

@@ -14,10 +14,6 @@ from emulator.tuner.space import SearchSpace
 from emulator.tuner.strategies import get_strategy
 from emulator.tuner.strategies.bayesian import (
     BayesianStrategy,
-    _fit,
-    _layout,
-    _standardise,
-    _training_data,
     expected_improvement_ratio,
     initial_design_size,
 )
@@ -229,61 +225,3 @@ def test_log_expected_improvement_matches_the_closed_form_and_stays_finite():
     assert np.allclose(gp.expected_improvement(mu, sigma, 0.2), exact)
     far = gp.log_expected_improvement(np.array([50.0, 100.0]), np.array([1.0, 1.0]), 0.0)
     assert np.all(np.isfinite(far)) and far[0] > far[1]
-
-
-# --- stopped jobs: censored observations ----------------------------------------------------
-
-
-def bowl(c: Config) -> float:
-    return (float(c["x1"]) - 2) ** 2 + (float(c["x2"]) - 5) ** 2
-
-
-def with_a_stopped_job_at_the_bowl(stopped: bool) -> History:
-    """A bowl observed at 12 points, and a job stopped early right at its bottom: it reported
-    a value worse than any other job's (it was behind at its stop epoch)."""
-    base = observed(BRANIN, bowl, 12, seed=3).observations
-    worst = max(o.value for o in base if o.value is not None)
-    at_bottom = Observation({"x1": "2.0", "x2": "5.0"}, worst + 50.0, stopped=stopped)
-    return History("Minimize", (*base, at_bottom))
-
-
-def test_a_stopped_jobs_early_value_does_not_mark_its_region_bad():
-    """Read as a final value, the stopped job's value at the bowl's bottom drives the search
-    away from it; read as a bound (the job would have ended no worse), it does not."""
-
-    def distance_to_bottom(stopped: bool, seed: int) -> float:
-        history = with_a_stopped_job_at_the_bowl(stopped)
-        config = BayesianStrategy().suggest(BRANIN, history, 1, np.random.default_rng(seed))[0]
-        return math.sqrt(bowl(config))
-
-    as_bound = statistics.median(distance_to_bottom(True, seed) for seed in range(5))
-    as_final = statistics.median(distance_to_bottom(False, seed) for seed in range(5))
-    assert as_bound < 1.5 < as_final
-
-
-def test_a_stopped_job_joins_the_model_at_the_better_of_its_value_and_the_mean():
-    """Minimisation sign: the imputed value is min(reported, model mean) — never worse than
-    the job was seen, and a stopped job that was already best keeps its value."""
-    layout = _layout(BRANIN)
-    base = observed(BRANIN, bowl, 12, seed=3).observations
-    poor = Observation({"x1": "2.0", "x2": "5.0"}, 500.0, stopped=True)
-    good = Observation({"x1": "9.0", "x2": "1.0"}, -100.0, stopped=True)
-    data = _training_data(BRANIN, layout, History("Minimize", (*base, poor, good)))
-    assert data.censored.tolist() == [False] * 12 + [True, True]
-    model, x, z = _fit(data, np.random.default_rng(0))
-    standardised, _, _ = _standardise(data.y)
-    ended = gp.fit(x[:12], z[:12], np.random.default_rng(0))
-    mean, _ = ended.predict(x[12:])
-    assert z[12] == pytest.approx(mean[0]) and z[12] < standardised[12]
-    assert z[13] == pytest.approx(standardised[13]) and z[13] < mean[1]
-    assert len(model.y) == 14
-
-
-def test_stopped_jobs_are_censored_only_with_a_value_and_keep_suggestions_reproducible():
-    layout = _layout(BRANIN)
-    base = observed(BRANIN, bowl, 6, seed=1).observations
-    failed = Observation({"x1": "0", "x2": "0"}, None, stopped=True)
-    history = with_a_stopped_job_at_the_bowl(True)
-    assert not _training_data(BRANIN, layout, History("Minimize", (*base, failed))).censored[-1]
-    first = BayesianStrategy().suggest(BRANIN, history, 2, np.random.default_rng(7))
-    assert first == BayesianStrategy().suggest(BRANIN, history, 2, np.random.default_rng(7))

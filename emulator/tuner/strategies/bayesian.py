@@ -6,15 +6,6 @@ Each call rebuilds everything from the `History` (no state between calls):
    unit cube. A failed job (value None, or not finite) counts as the *worst* value seen so far:
    the region did not work, and skipping it would let the model propose it again. Targets are
    z-scored and negated for Maximize, so the model always minimises.
-   A *stopped* job's value (early stopping: it was behind the other jobs' running averages at
-   some epoch) is the last one it reported, not what it would have reached: a censored
-   observation, whose final value is at least as good. Taken as final, it taught the model
-   that the region was bad and steered the search away from good regions whose jobs merely
-   started slowly (20-job Bayesian runs with `Auto` early stopping on the image-classification
-   curves lost accuracy against `Off`; given the stopped jobs' true final values they did not).
-   So the model is fitted to the jobs that ran to the end, and each stopped job then joins it
-   with the better of its reported value and the model's mean there: no worse than it was
-   seen, no better than its neighbours suggest.
 2. **Initial design** while fewer than `initial_design_size(dim)` = max(3, min(10, dim + 1))
    jobs exist (observations + pending + prior), or while fewer than two values are known (an
    all-failed history): space-filling points — each the candidate of a scrambled Sobol set
@@ -221,18 +212,9 @@ def _points(space: SearchSpace, layout: _Layout, configs: Iterable[Config]) -> n
     return _encode_all(space, layout, configs)[0]
 
 
-@dataclass(frozen=True)
-class _Data:
-    """Encoded points, raw values in minimisation sign, and which values are censored."""
-
-    x: np.ndarray
-    y: np.ndarray
-    censored: np.ndarray
-    """True where the job was stopped with a value: its final value is at most `y` (module
-    docstring, step 1)."""
-
-
-def _training_data(space: SearchSpace, layout: _Layout, history: History) -> _Data:
+def _training_data(
+    space: SearchSpace, layout: _Layout, history: History
+) -> tuple[np.ndarray, np.ndarray]:
     """Encoded points and raw values, minimisation sign; failures take the worst value seen."""
     sign = -1.0 if history.objective_type == "Maximize" else 1.0
     run = (*history.prior, *history.observations)
@@ -240,33 +222,10 @@ def _training_data(space: SearchSpace, layout: _Layout, history: History) -> _Da
     values = [_finite(run[i]) for i in kept]
     known = [sign * v for v in values if v is not None]
     if not known:
-        return _Data(np.empty((0, space.dim)), np.empty(0), np.empty(0, dtype=bool))
+        return np.empty((0, space.dim)), np.empty(0)
     worst = max(known)
     y = np.array([worst if v is None else sign * v for v in values])
-    censored = np.array(
-        [run[i].stopped and v is not None for i, v in zip(kept, values, strict=True)]
-    )
-    return _Data(rows, y, censored.astype(bool))
-
-
-def _fit(data: _Data, rng: np.random.Generator) -> tuple[gp.Surrogate, np.ndarray, np.ndarray]:
-    """The model, and the points and standardised values it holds, stopped jobs imputed.
-
-    Fitted (kernel hyperparameters included) on the jobs that ran to the end; each stopped
-    job then joins with min(its value, the model's mean there) in minimisation sign. With
-    fewer than two uncensored values the stopped jobs' values are taken as they are. Without
-    stopped jobs this is `gp.fit` on all the data, the same random draws included.
-    """
-    z, _, _ = _standardise(data.y)
-    ended = ~data.censored
-    if not data.censored.any() or np.count_nonzero(ended) < 2:
-        return gp.fit(data.x, z, rng), data.x, z
-    model = gp.fit(data.x[ended], z[ended], rng)
-    stopped = data.x[data.censored]
-    mean, _ = model.predict(stopped)
-    imputed = np.minimum(z[data.censored], mean)
-    x = np.vstack([data.x[ended], stopped])
-    return model.condition(stopped, imputed), x, np.concatenate([z[ended], imputed])
+    return rows, y
 
 
 def _finite(o: Observation) -> float | None:
@@ -378,29 +337,32 @@ class BayesianStrategy:
         self, space: SearchSpace, history: History, n: int, rng: np.random.Generator
     ) -> list[Config]:
         layout = _layout(space)
-        data = _training_data(space, layout, history)
+        x, y = _training_data(space, layout, history)
         run = (*history.prior, *history.observations)
         taken = _points(space, layout, [*(o.config for o in run), *history.pending])
         in_design = max(0, initial_design_size(space.dim) - len(taken))
-        if len(data.y) < 2:
+        if len(y) < 2:
             in_design = n
         chosen = _design(space, layout, taken, min(n, in_design), rng)
         if len(chosen) < n:
             pending = [*_points(space, layout, history.pending), *chosen]
             keys = _keys(np.vstack([taken, *chosen]))
-            chosen += _model_based(layout, data, pending, keys, n - len(chosen), rng)
+            chosen += _model_based(layout, (x, y), pending, keys, n - len(chosen), rng)
         return [space.decode(c) for c in chosen]
 
 
 def _model_based(
     layout: _Layout,
-    data: _Data,
+    data: tuple[np.ndarray, np.ndarray],
     pending: list[np.ndarray],
     taken: set[bytes],
     n: int,
     rng: np.random.Generator,
 ) -> list[np.ndarray]:
-    model, fantasy_x, fantasy_z = _fit(data, rng)
+    x, y = data
+    z, _, _ = _standardise(y)
+    model = gp.fit(x, z, rng)
+    fantasy_x, fantasy_z = x, z
     if pending:
         model, fantasy_x, fantasy_z = _believe(model, fantasy_x, fantasy_z, np.array(pending))
     chosen: list[np.ndarray] = []
@@ -428,15 +390,15 @@ def expected_improvement_ratio(space: SearchSpace, history: History) -> float | 
     search uses a fixed seed.
     """
     layout = _layout(space)
-    data = _training_data(space, layout, history)
-    if len(data.y) < 2:
+    x, y = _training_data(space, layout, history)
+    if len(y) < 2:
         return None
-    best = float(np.min(data.y))
+    best = float(np.min(y))
     if best == 0:
         return None
     rng = np.random.default_rng(0)
-    _, _, std = _standardise(data.y)
+    z, _, std = _standardise(y)
     with _one_blas_thread():
-        model, x, z = _fit(data, rng)
+        model = gp.fit(x, z, rng)
         _, scores = _maximise_ei(model, layout, x, z, rng)
     return float(np.exp(scores[0]) * std / abs(best))
