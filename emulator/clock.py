@@ -133,6 +133,20 @@ class ScaledClock:
         wall = self._wall() - self._wall_origin
         return self.monotonic() / wall if wall > 0 else self.scale
 
+    def hold(self) -> Callable[[], None]:
+        """Hold virtual time where it is until the returned function is called: work done
+        off the event loop for the server (a suggestion computed in a worker process) takes
+        virtual time as the same work on the loop would, i.e. none, unless it overruns."""
+        with self._lock:
+            token = next(self._tokens)
+            heapq.heappush(self._pending, (self._now(), token))
+
+        def release() -> None:
+            with self._lock:
+                self._resumed.add(token)
+
+        return release
+
     async def sleep(self, seconds: float) -> None:
         with self._lock:
             deadline = self._now() + max(0.0, seconds)
