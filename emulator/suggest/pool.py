@@ -108,9 +108,10 @@ class SuggestionPool:
             executor = self._pool()
             try:
                 async with asyncio.timeout(self.timeout_seconds):
-                    reply = await asyncio.get_running_loop().run_in_executor(
-                        executor, self._compute, request
-                    )
+                    # submit() may start a worker and wait for the fork server's answer (the
+                    # first time, for its imports): off the loop, like the work itself.
+                    sent = await asyncio.to_thread(executor.submit, self._compute, request)
+                    reply = await asyncio.wrap_future(sent)
             except BrokenProcessPool:
                 reason = "its worker process died"
                 self._replace(executor)
