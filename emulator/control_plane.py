@@ -40,6 +40,7 @@ from emulator.lifecycle import Lifecycle
 from emulator.scheduler import Scheduler
 from emulator.store.sqlite import disk_full
 from emulator.suggest.pool import SuggestionPool
+from emulator.suggest.remote import RemoteSuggestions
 from emulator.tuner.service import TunerService
 from emulator.tuner.suggestion import SuggestionAnswer, SuggestionRequest, answer
 
@@ -63,13 +64,8 @@ LOST_ON_RESTART = (
 class ControlPlane:
     def __init__(self, ctx: ApiContext, cloudwatch: CloudWatchSink | None = None) -> None:
         self.ctx = ctx
-        workers = ctx.settings.suggestion_workers
-        self.suggestions = (
-            SuggestionPool(self.answered, self.unanswered, workers=workers)
-            if workers != 0
-            else None
-        )
-        """Worker processes computing the tuner's suggestions (None: on this event loop)."""
+        self.suggestions = self._suggestion_workers()
+        """Where the tuner's suggestions are computed (None: on this event loop)."""
         self._holds: dict[str, Callable[[], None]] = {}
         """Virtual time held while a request is out (`amt serve --simulate`), by request."""
         self.tuner = TunerService(ctx.store, ctx.records, ctx.clock, self)
@@ -86,6 +82,22 @@ class ControlPlane:
         """Held while one batch, command or tick is handled: they never interleave."""
         self.idle = asyncio.Event()
         self.idle.set()
+
+    def _suggestion_workers(self) -> SuggestionPool | RemoteSuggestions | None:
+        settings = self.ctx.settings
+        if settings.remote_tuners:
+            if not settings.bus_url:
+                raise ValueError("remote_tuners needs a broker (--bus mqtt://...)")
+            return RemoteSuggestions(
+                self.ctx.bus,
+                self.ctx.clock,
+                self.answered,
+                self.unanswered,
+                timeout_seconds=settings.suggestion_timeout_seconds,
+            )
+        if settings.suggestion_workers == 0:
+            return None
+        return SuggestionPool(self.answered, self.unanswered, workers=settings.suggestion_workers)
 
     def forget(self) -> None:
         """After a reset: nothing cached about the jobs that are gone (names may come back)."""
@@ -144,7 +156,7 @@ class ControlPlane:
 
     async def close_suggestions(self) -> None:
         """Stop the workers; virtual time held for their requests goes on."""
-        if self.suggestions is not None:
+        if isinstance(self.suggestions, SuggestionPool):
             await self.suggestions.close()
         for request_id in list(self._holds):
             self._release(request_id)
@@ -267,6 +279,8 @@ class ControlPlane:
     def _suggestion_health(self) -> dict[str, Any]:
         """Where suggestions are computed: the worker processes, or the event loop."""
         pool = self.suggestions
+        if isinstance(pool, RemoteSuggestions):
+            return {"pool": False, "remote": True, "resent": pool.resent}
         if pool is None:
             return {"pool": False}
         return {"pool": True, "pids": pool.worker_pids(), "replaced": pool.replaced}

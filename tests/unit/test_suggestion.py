@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import pickle
 from concurrent.futures import ProcessPoolExecutor
@@ -10,6 +11,7 @@ from emulator.clock import ManualClock
 from emulator.domain.commands import Launch, TuningEnded
 from emulator.records import JobRecords
 from emulator.store.sqlite import Store
+from emulator.suggest.codec import decode_answer, decode_request, encode_answer, encode_request
 from emulator.tuner.model import History, Observation
 from emulator.tuner.service import TunerService
 from emulator.tuner.space import CategoricalParam, ContinuousParam, IntegerParam, SearchSpace
@@ -153,3 +155,15 @@ def test_an_answer_asks_again_when_jobs_ended_while_it_was_computed():
     assert len(later.requests) == 3  # room for one more: asked at once
     assert later.requests[2].stream == 3
     assert len(later.requests[2].history.observations) == 2
+
+
+def test_a_request_and_its_answer_cross_as_json_unchanged():
+    base = bayesian_request()
+    prior = (Observation({"lr": "0.01", "layers": "2", "opt": "adam"}, 0.4, (0.1, 0.4), "a"),)
+    request = SuggestionRequest(
+        **{**base.__dict__, "history": History("Minimize", base.history.observations, prior=prior)}
+    )
+    wire = json.loads(json.dumps(encode_request(request)))
+    assert decode_request(wire) == request
+    reply = answer(request)
+    assert decode_answer(json.loads(json.dumps(encode_answer(reply)))) == reply
