@@ -79,11 +79,14 @@ class TunerService:
         """Earlier jobs' running averages for the early-stopping rule, each computed once."""
         self.asked: dict[str, SuggestionRequest] = {}
         """Requests sent and not answered yet, by tuning job: at most one each."""
+        self.answered: dict[str, SuggestionAnswer] = {}
+        """Answers come back, for the next launch of their tuning job (`_launch`)."""
 
     def forget(self) -> None:
         """After a reset: nothing remembered of the tuning jobs that are gone."""
         self.running_averages = RunningAverages()
         self.asked.clear()
+        self.answered.clear()
 
     # ---- handlers ---------------------------------------------------------------------
     def on_tuning_changed(self, name: str) -> Commands:
@@ -152,8 +155,9 @@ class TunerService:
         return []
 
     def on_suggestions(self, answer: SuggestionAnswer) -> Commands:
-        """A request's answer came back: launch its configurations, if the tuning job still
-        wants them (it may have stopped or ended meanwhile), then ask for more if room is left.
+        """A request's answer came back: the tuning job is brought up to date and launches its
+        configurations, if it still wants them (it may have stopped or ended meanwhile), then
+        asks for more if room is left.
 
         Only the answer to the request still outstanding is applied, and only once."""
         request = self.asked.get(answer.tuning_job)
@@ -163,18 +167,8 @@ class TunerService:
         row = self.store.get_tuning_job(answer.tuning_job)
         if row is None or row.state != "InProgress":
             return []
-        children = self.store.children(row.name)
-        active = sum(c.status in ACTIVE_TRAINING for c in children)
-        slots = _slots(row, children, active)
-        params = self._request(row)
-        started = [
-            self._start_child(row, params, definition, tuned)
-            for definition, tuned in _paired(params, list(answer.configs))[: max(0, slots)]
-        ]
-        if not answer.configs:
-            row.exhausted = True
-            self.store.update_tuning_job(row)
-        return [Launch(child.name) for child in started] + self.on_tuning_changed(row.name)
+        self.answered[row.name] = answer
+        return self.on_tuning_changed(row.name)
 
     def on_suggestions_failed(self, request: SuggestionRequest, reason: str) -> Commands:
         """No worker could answer `request`: its tuning job fails with `reason`."""
@@ -299,6 +293,7 @@ class TunerService:
         """Stop what still runs (a failing tuning job lets it finish); once nothing runs, end
         the tuning job."""
         commands: Commands = []
+        self.answered.pop(row.name, None)  # configurations nobody will train
         for child in active:
             if child.status == "InProgress" and row.state != "Failing":
                 commands += self.stop_child(child, "tuning_job_ended")
@@ -328,20 +323,34 @@ class TunerService:
             self.store.update_training_job(lost)
             started.append(replacement)
         slots -= len(started)
+        suggested: list[TrainingJob] = []
+        if slots > 0 and row.name in self.answered:
+            suggested = self._start_suggested(row, params, self.answered.pop(row.name), slots)
+            started += suggested
+            slots -= len(suggested)
+            if not suggested:
+                return started  # the space is exhausted
         if slots <= 0 or row.name in self.asked:
             return started
         if row.seed is None:
             row.seed = _seed_of(row.doc)
-        request = self._suggestion_request(row, params, children, slots, row.seed)
+        request = self._suggestion_request(row, params, children + suggested, slots, row.seed)
         answer = self.suggestions.ask(request)
         if answer is None:
             self.asked[row.name] = request
             return started
+        return started + self._start_suggested(row, params, answer, slots)
+
+    def _start_suggested(
+        self, row: TuningJob, params: dict[str, Any], answer: SuggestionAnswer, slots: int
+    ) -> list[TrainingJob]:
+        """Launch an answer's configurations (no more than `slots`); none: space exhausted."""
         if not answer.configs:
             row.exhausted = True
-        for definition, tuned in _paired(params, list(answer.configs)):
-            started.append(self._start_child(row, params, definition, tuned))
-        return started
+        return [
+            self._start_child(row, params, definition, tuned)
+            for definition, tuned in _paired(params, list(answer.configs))[:slots]
+        ]
 
     def _suggestion_request(
         self,
