@@ -80,8 +80,14 @@ class RemoteSuggestions:
             tasks.create_task(self._send(), name="suggestions-send")
             tasks.create_task(self._watch(), name="suggestions-watch")
             async for _topic, event in answers:
-                if isinstance(event, SuggestionAnswered):
-                    await self._answered(decode_answer(event.answer))
+                if not isinstance(event, SuggestionAnswered):
+                    continue
+                try:
+                    reply = decode_answer(event.answer)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    log.exception("a suggestion answer that cannot be read: %s", event.answer)
+                    continue  # its request is sent again, or fails, in time
+                await self._answered(reply)
 
     async def _send(self) -> None:
         while True:

@@ -172,7 +172,8 @@ class TunerService:
 
     def on_suggestions_failed(self, request: SuggestionRequest, reason: str) -> Commands:
         """No worker could answer `request`: its tuning job fails with `reason`."""
-        if self.asked.get(request.tuning_job) != request:
+        asked = self.asked.get(request.tuning_job)
+        if asked is None or asked.request_id != request.request_id:
             return []
         del self.asked[request.tuning_job]
         row = self.store.get_tuning_job(request.tuning_job)

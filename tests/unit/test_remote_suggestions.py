@@ -96,3 +96,21 @@ async def test_the_worker_answers_what_the_control_plane_asks():
     remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail)
     await run(remote, answer_requests(bus, clock), outcomes)
     assert outcomes.answers == [answer(bayesian_request())]
+
+
+async def garbled_then_worker(bus: InProcessBus, clock: Clock) -> None:
+    """Answers the first request with a message that cannot be read, then answers properly."""
+    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
+        async for _topic, event in requests:
+            assert isinstance(event, SuggestionRequested)
+            garbled = SuggestionAnswered(ts=clock.now(), answer={"configs": 3})
+            await bus.publish(event.reply_to, garbled)
+            reply = encode_answer(answer(decode_request(event.request)))
+            await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=reply))
+
+
+async def test_an_answer_that_cannot_be_read_is_skipped():
+    bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
+    remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=2)
+    await run(remote, garbled_then_worker(bus, clock), outcomes)
+    assert outcomes.answers == [answer(bayesian_request())]
