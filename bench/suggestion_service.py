@@ -11,7 +11,8 @@ DescribeHyperParameterTuningJob as fast as it can. Each mode runs on a fresh ser
 Prints, per mode: the creates' total seconds, the wall seconds until every tuning job ended,
 Describe latency p50 / p99 / max while they ran (one call every `--interval` seconds, as a
 script polling its jobs does), the effective time scale, and pool/loop
-ratios.
+ratios; `ended`: training jobs ended (of tunings x jobs) when every tuning job had ended or
+the `--limit` ran out.
 
     python bench/suggestion_service.py                    # 1 tuning job of 500 jobs, 50 parallel
     python bench/suggestion_service.py --jobs 100 --tunings 2 --limit 300
@@ -52,6 +53,8 @@ class Result:
     wall_s: float = 0.0
     latencies: list[float] = field(default_factory=list)
     statuses: list[str] = field(default_factory=list)
+    ended_jobs: int = 0
+    """Training jobs of the tuning jobs that had ended when the run stopped."""
     effective_scale: float = 0.0
 
     def quantile(self, q: float) -> float:
@@ -98,12 +101,19 @@ def run_mode(mode: str, args: argparse.Namespace, work: Path, clock: Clock) -> R
         done.set()
         poller.join()
         result.wall_s = clock.monotonic() - began
+        result.ended_jobs = sum(ended_training_jobs(client, name) for name in names)
         result.effective_scale = float(
             health(server.endpoint)["simulation"]["effective_time_scale"]
         )
     finally:
         server.stop()
     return result
+
+
+def ended_training_jobs(client: Any, name: str) -> int:
+    described = client.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
+    counters = described["TrainingJobStatusCounters"]
+    return int(sum(v for k, v in counters.items() if k != "InProgress"))
 
 
 def poll(
@@ -133,13 +143,13 @@ def poll(
 def report(results: list[Result]) -> str:
     rows = [
         f"{'mode':5} {'creates s':>9} {'wall s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'calls':>6} {'scale':>7}  statuses"
+        f"{'calls':>6} {'scale':>7} {'ended':>6}  statuses"
     ]
     for r in results:
         rows.append(
             f"{r.mode:5} {r.creates_s:9.2f} {r.wall_s:8.1f} {1000 * r.quantile(0.5):8.1f} "
             f"{1000 * r.quantile(0.99):8.1f} {1000 * max(r.latencies, default=0):8.1f} "
-            f"{len(r.latencies):6d} {r.effective_scale:7.1f}  "
+            f"{len(r.latencies):6d} {r.effective_scale:7.1f} {r.ended_jobs:6d}  "
             f"{ {s: r.statuses.count(s) for s in set(r.statuses)} }"
         )
     by = {r.mode: r for r in results}

@@ -42,7 +42,12 @@ from emulator.store.sqlite import disk_full
 from emulator.suggest.pool import SuggestionPool
 from emulator.suggest.remote import RemoteSuggestions
 from emulator.tuner.service import TunerService
-from emulator.tuner.suggestion import SuggestionAnswer, SuggestionRequest, answer
+from emulator.tuner.suggestion import (
+    SuggestionAnswer,
+    SuggestionRequest,
+    answer,
+    needs_worker,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -129,10 +134,11 @@ class ControlPlane:
             await self._guarded(point.event, partial(self.lifecycle.judge, point))
 
     def ask(self, request: SuggestionRequest) -> SuggestionAnswer | None:
-        """The tuner's requests go to the workers. In simulated time they take no virtual
+        """The tuner's requests for a model's suggestions go to the workers (others cost less
+        than sending them: answered here). In simulated time they take no virtual
         time, as they took none when computed on the loop: a simulated tuning job then ends
         as `amt simulate` says, and an overloaded server runs slower than its scale."""
-        if self.suggestions is None:
+        if self.suggestions is None or not needs_worker(request):
             return answer(request)
         if isinstance(self.ctx.clock, ScaledClock):
             self._holds[request.request_id] = self.ctx.clock.hold()

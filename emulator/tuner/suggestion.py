@@ -59,6 +59,16 @@ class SuggestionAnswer:
     configs: tuple[Config, ...]
 
 
+MODEL_BASED = frozenset({"Bayesian"})
+"""Strategies whose answer costs a model fit (milliseconds to a second): worth a worker.
+Random, Grid and Hyperband draw or enumerate in microseconds, less than sending them."""
+
+
+def needs_worker(request: SuggestionRequest) -> bool:
+    """Whether computing the answer is worth sending the request to a worker."""
+    return request.strategy in MODEL_BASED
+
+
 def answer(request: SuggestionRequest) -> SuggestionAnswer:
     """Answer a request: a pure function of it, whoever calls it, wherever."""
     strategy = get_strategy(request.strategy)

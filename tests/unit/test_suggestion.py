@@ -15,7 +15,7 @@ from emulator.suggest.codec import decode_answer, decode_request, encode_answer,
 from emulator.tuner.model import History, Observation
 from emulator.tuner.service import TunerService
 from emulator.tuner.space import CategoricalParam, ContinuousParam, IntegerParam, SearchSpace
-from emulator.tuner.suggestion import SuggestionAnswer, SuggestionRequest, answer
+from emulator.tuner.suggestion import SuggestionAnswer, SuggestionRequest, answer, needs_worker
 from tests.unit.test_tuner_service import create, finish
 
 SPACE = SearchSpace(
@@ -167,3 +167,10 @@ def test_a_request_and_its_answer_cross_as_json_unchanged():
     assert decode_request(wire) == request
     reply = answer(request)
     assert decode_answer(json.loads(json.dumps(encode_answer(reply)))) == reply
+
+
+def test_only_a_model_is_worth_a_worker():
+    base = bayesian_request()
+    assert needs_worker(base)
+    for strategy in ("Random", "Grid", "Hyperband"):
+        assert not needs_worker(SuggestionRequest(**{**base.__dict__, "strategy": strategy}))
