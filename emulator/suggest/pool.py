@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 3
 TIMEOUT_SECONDS = 120.0
 """Per attempt. A 500-job Bayesian history is answered in about a second on one core."""
+CLOSE_GRACE_SECONDS = 5.0
 PRELOAD = ["emulator.tuner.suggestion", "emulator.tuner.strategies.bayesian"]
 
 Deliver = Callable[[SuggestionAnswer], Awaitable[None]]
@@ -96,11 +97,19 @@ class SuggestionPool:
         processes = getattr(executor, "_processes", None) or {}
         return [p.pid for p in processes.values() if p.pid is not None]
 
-    async def close(self) -> None:
-        """Stop the workers; requests not answered are dropped (a restarted tuner asks again)."""
+    async def close(self, grace_seconds: float = CLOSE_GRACE_SECONDS) -> None:
+        """Stop the workers; requests not answered are dropped (a restarted tuner asks again).
+        A worker still busy after `grace_seconds` is killed: shutting down never hangs."""
         executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        if executor is None:
+            return
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        try:
+            async with asyncio.timeout(grace_seconds):
+                await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
+        except TimeoutError:
+            for process in processes:
+                process.kill()
 
     async def _answer(self, request: SuggestionRequest) -> None:
         reason = "no attempt made"

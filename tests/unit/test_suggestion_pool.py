@@ -119,3 +119,27 @@ async def test_a_strategy_that_raises_fails_at_once_without_retrying():
     ((_request, reason),) = outcomes.failures
     assert "ValueError: no such strategy" in reason
     assert pool.replaced == 0
+
+
+async def test_closing_kills_a_worker_still_busy_after_the_grace():
+    outcomes = Outcomes()
+    pool = SuggestionPool(outcomes.deliver, outcomes.fail, workers=1, compute=stuck_answer)
+    runner = asyncio.create_task(pool.run())
+    pool.ask(bayesian_request())
+    for _ in range(600):
+        if pool.worker_pids():
+            break
+        await asyncio.sleep(0.05)
+    (pid,) = pool.worker_pids()
+    began = time.monotonic()
+    runner.cancel()
+    await pool.close(grace_seconds=1.0)
+    assert time.monotonic() - began < 10
+    await asyncio.sleep(0.5)
+    assert gone(pid)
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie not yet reaped counts: it runs nothing)."""
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().split(") ", 1)[1].startswith("Z")
