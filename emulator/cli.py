@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -231,6 +232,23 @@ def agent(args: argparse.Namespace) -> int:
     return asyncio.run(run_agent(args))
 
 
+def _tuner_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    tuner = sub.add_parser("tuner", help="a worker computing suggestions for a control plane")
+    tuner.add_argument("--bus", required=True, metavar="URL", help="the broker (mqtt://...)")
+    tuner.add_argument("--id", default=None, help="broker client id (default amt-tuner-HOST-PID)")
+    tuner.add_argument("--log-level", default="WARNING")
+
+
+def tuner(args: argparse.Namespace) -> int:
+    """`amt tuner`: the strategies are loaded only by the command that runs them."""
+    from emulator.suggest.worker import default_worker_id, run_worker  # noqa: PLC0415
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_worker(args.bus, args.id or default_worker_id()))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="amt", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -241,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     _client_parsers(sub)
     add_simulate_parser(sub)
     add_curves_parser(sub)
+    _tuner_parser(sub)
     args = parser.parse_args(argv)
     commands = {
         "serve": serve,
@@ -252,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "report": client_command,
         "simulate": simulate,
         "curves": curves,
+        "tuner": tuner,
     }
     try:
         return commands[args.command](args)

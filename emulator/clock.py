@@ -62,6 +62,9 @@ class ManualClock:
         await asyncio.sleep(0)
 
 
+HELD_POLL_SECONDS = 0.002
+
+
 class ScaledClock:
     """Virtual time running `scale` times faster than wall time: `amt serve --simulate`.
 
@@ -101,6 +104,8 @@ class ScaledClock:
         """Heap of (deadline, token) of sleepers; tokens in `_resumed` are gone (lazily)."""
         self._resumed: set[int] = set()
         self._tokens = itertools.count()
+        self._holds = 0
+        """Holds not released yet (`hold`)."""
         self._lock = threading.Lock()  # now() may be read from worker threads
 
     def _unheld(self) -> float:
@@ -133,6 +138,26 @@ class ScaledClock:
         wall = self._wall() - self._wall_origin
         return self.monotonic() / wall if wall > 0 else self.scale
 
+    def hold(self) -> Callable[[], None]:
+        """Hold virtual time where it is until the returned function is called: work done
+        off the event loop for the server (a suggestion computed in a worker process) takes
+        virtual time as the same work on the loop would, i.e. none, unless it overruns."""
+        with self._lock:
+            token = next(self._tokens)
+            heapq.heappush(self._pending, (self._now(), token))
+            self._holds += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if not released:
+                    released = True
+                    self._resumed.add(token)
+                    self._holds -= 1
+
+        return release
+
     async def sleep(self, seconds: float) -> None:
         with self._lock:
             deadline = self._now() + max(0.0, seconds)
@@ -144,7 +169,9 @@ class ScaledClock:
                 if ahead > 0:
                     await asyncio.sleep(ahead / self.scale)
                 elif self.now() < deadline:
-                    await asyncio.sleep(0)  # an earlier sleeper is due: let it run first
+                    # An earlier sleeper is due: let it run first. While time is held for
+                    # work off the loop, poll gently: spinning would take the CPU it needs.
+                    await asyncio.sleep(HELD_POLL_SECONDS if self._holds else 0)
                 else:
                     return
         finally:

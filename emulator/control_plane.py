@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from emulator.bus.base import Subscription
+from emulator.clock import ScaledClock
 from emulator.cloudwatch import CloudWatchSink
 from emulator.context import ApiContext
 from emulator.domain.events import (
@@ -38,8 +39,15 @@ from emulator.ingest import BulkEvent, Ingest, StoredPoint
 from emulator.lifecycle import Lifecycle
 from emulator.scheduler import Scheduler
 from emulator.store.sqlite import disk_full
-from emulator.tuner.early_stopping import RunningAverages
+from emulator.suggest.pool import SuggestionPool
+from emulator.suggest.remote import RemoteSuggestions
 from emulator.tuner.service import TunerService
+from emulator.tuner.suggestion import (
+    SuggestionAnswer,
+    SuggestionRequest,
+    answer,
+    needs_worker,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -61,7 +69,11 @@ LOST_ON_RESTART = (
 class ControlPlane:
     def __init__(self, ctx: ApiContext, cloudwatch: CloudWatchSink | None = None) -> None:
         self.ctx = ctx
-        self.tuner = TunerService(ctx.store, ctx.records, ctx.clock)
+        self.suggestions = self._suggestion_workers()
+        """Where the tuner's suggestions are computed (None: on this event loop)."""
+        self._holds: dict[str, Callable[[], None]] = {}
+        """Virtual time held while a request is out (`amt serve --simulate`), by request."""
+        self.tuner = TunerService(ctx.store, ctx.records, ctx.clock, self)
         self.scheduler = Scheduler(
             ctx.store,
             ctx.records,
@@ -76,9 +88,25 @@ class ControlPlane:
         self.idle = asyncio.Event()
         self.idle.set()
 
+    def _suggestion_workers(self) -> SuggestionPool | RemoteSuggestions | None:
+        settings = self.ctx.settings
+        if settings.remote_tuners:
+            if not settings.bus_url:
+                raise ValueError("remote_tuners needs a broker (--bus mqtt://...)")
+            return RemoteSuggestions(
+                self.ctx.bus,
+                self.ctx.clock,
+                self.answered,
+                self.unanswered,
+                timeout_seconds=settings.suggestion_timeout_seconds,
+            )
+        if settings.suggestion_workers == 0:
+            return None
+        return SuggestionPool(self.answered, self.unanswered, workers=settings.suggestion_workers)
+
     def forget(self) -> None:
         """After a reset: nothing cached about the jobs that are gone (names may come back)."""
-        self.tuner.running_averages = RunningAverages()
+        self.tuner.forget()
         self.scheduler.forget_jobs()
         if self.ingest.cloudwatch is not None:
             self.ingest.cloudwatch.forget()
@@ -104,6 +132,40 @@ class ControlPlane:
         stored = await self._guarded(f"{len(events)} events", partial(self._store, events))
         for point in stored or []:
             await self._guarded(point.event, partial(self.lifecycle.judge, point))
+
+    def ask(self, request: SuggestionRequest) -> SuggestionAnswer | None:
+        """The tuner's requests for a model's suggestions go to the workers (others cost less
+        than sending them: answered here). In simulated time they take no virtual
+        time, as they took none when computed on the loop: a simulated tuning job then ends
+        as `amt simulate` says, and an overloaded server runs slower than its scale."""
+        if self.suggestions is None or not needs_worker(request):
+            return answer(request)
+        if isinstance(self.ctx.clock, ScaledClock):
+            self._holds[request.request_id] = self.ctx.clock.hold()
+        return self.suggestions.ask(request)
+
+    async def answered(self, answer: SuggestionAnswer) -> None:
+        """A worker's suggestions: applied in their turn, like any event."""
+        async with self.turn:
+            await self._guarded(answer, partial(self.lifecycle.answered, answer))
+        self._release(answer.request_id)
+
+    async def unanswered(self, request: SuggestionRequest, reason: str) -> None:
+        async with self.turn:
+            await self._guarded(request, partial(self.lifecycle.unanswered, request, reason))
+        self._release(request.request_id)
+
+    def _release(self, request_id: str) -> None:
+        release = self._holds.pop(request_id, None)
+        if release is not None:
+            release()
+
+    async def close_suggestions(self) -> None:
+        """Stop the workers; virtual time held for their requests goes on."""
+        if isinstance(self.suggestions, SuggestionPool):
+            await self.suggestions.close()
+        for request_id in list(self._holds):
+            self._release(request_id)
 
     async def _stop_if_ended(self, event: TrainingStatus) -> None:
         """An agent still runs a job the store has ended (lost, then back): stop it there."""
@@ -216,8 +278,18 @@ class ControlPlane:
                     "duplicate": a.duplicate,
                 }
                 for a in self.scheduler.agents.values()
-            ]
+            ],
+            "suggestion_workers": self._suggestion_health(),
         }
+
+    def _suggestion_health(self) -> dict[str, Any]:
+        """Where suggestions are computed: the worker processes, or the event loop."""
+        pool = self.suggestions
+        if isinstance(pool, RemoteSuggestions):
+            return {"pool": False, "remote": True, "resent": pool.resent}
+        if pool is None:
+            return {"pool": False}
+        return {"pool": True, "pids": pool.worker_pids(), "replaced": pool.replaced}
 
 
 def runs(events: Iterable[Event]) -> Iterator[list[BulkEvent] | Event]:
@@ -249,8 +321,9 @@ def job_scopes(ctx: ApiContext) -> Callable[[str], Scope | None]:
 async def running(plane: ControlPlane) -> AsyncIterator[None]:
     """Run the control plane on its bus for the duration of the block; drain on the way out.
 
-    Its three tasks (bus events, edge commands, ticks) belong to one TaskGroup, which waits
-    for them on the way out: none outlives the block."""
+    Its tasks (bus events, edge commands, ticks, suggestions) belong to one TaskGroup, which
+    waits for them on the way out: none outlives the block, and the suggestion workers are
+    stopped after them."""
     async with (
         plane.ctx.bus.subscribe(*AGENT_EVENTS, HEARTBEATS) as events,
         asyncio.TaskGroup() as tasks,
@@ -260,6 +333,8 @@ async def running(plane: ControlPlane) -> AsyncIterator[None]:
             tasks.create_task(plane.serve_inbox(), name="control-plane-inbox"),
             tasks.create_task(plane.tick(), name="control-plane-tick"),
         ]
+        if plane.suggestions is not None:
+            workers.append(tasks.create_task(plane.suggestions.run(), name="suggestions"))
         await plane.start()
         try:
             yield
@@ -267,6 +342,7 @@ async def running(plane: ControlPlane) -> AsyncIterator[None]:
             await _drain(plane)
             for worker in workers:
                 worker.cancel()
+    await plane.close_suggestions()
 
 
 async def _drain(plane: ControlPlane, rounds: int = 50) -> None:

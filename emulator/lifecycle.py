@@ -20,6 +20,7 @@ from emulator.domain.jobs import TrainingJob
 from emulator.domain.status import TERMINAL_TRAINING
 from emulator.ingest import Ingest, StoredPoint
 from emulator.tuner.service import TunerService
+from emulator.tuner.suggestion import SuggestionAnswer, SuggestionRequest
 
 
 class Executor(Protocol):
@@ -65,6 +66,15 @@ class Lifecycle:
         for name in sorted(tunings):
             await self.apply(self.tuner.on_tuning_changed(name))
         await self.executor.freed()
+
+    async def answered(self, answer: SuggestionAnswer) -> None:
+        """Suggestions computed elsewhere came back: their training jobs start (or the answer
+        is dropped, when its tuning job no longer wants it)."""
+        await self.apply(self.tuner.on_suggestions(answer))
+
+    async def unanswered(self, request: SuggestionRequest, reason: str) -> None:
+        """No worker could answer a request: its tuning job fails with `reason`."""
+        await self.apply(self.tuner.on_suggestions_failed(request, reason))
 
     async def tick(self) -> None:
         """Time-based rules (a tuning job's MaxRuntimeInSeconds)."""

@@ -66,6 +66,13 @@ class Settings:
     """The local agents' `--runtime`: process, container or auto (agents.runtime.container)."""
     container_cli: str | None = None
     """The container CLI (a command line); None: docker where its engine answers, else podman."""
+    suggestion_workers: int | None = None
+    """Processes that compute the tuner's suggestions beside the control plane; None: sized to
+    the machine (`suggest.pool.default_workers`); 0: on the control plane's event loop."""
+    remote_tuners: bool = False
+    """With `bus_url`: suggestions are computed by `amt tuner` workers through the broker."""
+    suggestion_timeout_seconds: float = 60.0
+    """With `remote_tuners`: a request not answered in this time is sent again (3 tries)."""
 
     def check_simulation(self) -> None:
         """Simulated time is the whole server's: what cannot share it is refused here."""

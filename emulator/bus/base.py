@@ -48,8 +48,14 @@ class Bus(Protocol):
         """An async context yielding the (topic, event) pairs for the filters."""
 
 
+SHARED = "$share/"
+
+
 def topic_matches(pattern: str, topic: str) -> bool:
-    """MQTT topic-filter matching."""
+    """MQTT topic-filter matching; a shared subscription (`$share/<group>/<filter>`, which the
+    broker gives each message to one subscriber of the group) matches as its filter."""
+    if pattern.startswith(SHARED):
+        pattern = pattern.split("/", 2)[2] if pattern.count("/") >= 2 else ""
     p_parts = pattern.split("/")
     t_parts = topic.split("/")
     for i, part in enumerate(p_parts):

@@ -23,12 +23,14 @@ def open_bus(
     client_id: str,
     will: tuple[str, Event] | None = None,
     clock: Clock | None = None,
+    persistent: bool = True,
 ) -> AbstractAsyncContextManager[Bus]:
     """The bus named by `url`, as an async context manager that connects and disconnects it.
 
     `client_id` must be stable across restarts of the same process role (the broker keeps its
     session: subscriptions and queued messages); `will` is published by the broker if this
-    process dies without closing the bus. Both matter only over MQTT.
+    process dies without closing the bus; `persistent=False` asks for a clean session (the
+    broker keeps nothing while we are away). They matter only over MQTT.
     """
     scheme = urlsplit(url).scheme if url else "memory"
     if scheme == "memory":
@@ -36,7 +38,9 @@ def open_bus(
     if scheme in MQTT_SCHEMES:
         from emulator.bus.mqtt import MqttBus  # noqa: PLC0415 - aiomqtt is loaded only when a broker is used
 
-        return MqttBus(url or "", client_id=client_id, will=will, clock=clock)
+        return MqttBus(
+            url or "", client_id=client_id, will=will, clock=clock, persistent=persistent
+        )
     raise ValueError(
         f"unsupported bus URL {url!r}: use memory://, mqtt://[user:password@]host[:port] "
         "or mqtts://..."

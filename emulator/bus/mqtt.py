@@ -188,7 +188,11 @@ class MqttBus:
         backoff: tuple[float, float] = (0.1, 5.0),
         replay_seconds: float = 3.0,
         close_timeout: float = 5.0,
+        persistent: bool = True,
     ) -> None:
+        """`persistent=False`: a clean session, for a client whose messages anyone else of its
+        shared subscription may take instead (a suggestion worker): the broker keeps nothing
+        for it while it is away, and gives what it would have had to the others."""
         address = parse_url(url)
         self.address = replace(
             address,
@@ -204,6 +208,7 @@ class MqttBus:
         self._backoff = backoff
         self._replay_seconds = replay_seconds
         self._close_timeout = close_timeout
+        self._persistent = persistent
         self._outbox: deque[_Outgoing] = deque()
         self._acked: deque[tuple[float, _Outgoing]] = deque()
         self._pending = asyncio.Event()  # the outbox is not empty
@@ -344,7 +349,7 @@ class MqttBus:
             username=self.address.username,
             password=self.address.password,
             identifier=self.client_id,
-            clean_session=False,
+            clean_session=not self._persistent,
             will=self._will_message(),
             keepalive=self._keepalive,
             tls_context=self._tls_context,

@@ -114,6 +114,26 @@ class AgentHeartbeat(Event):
     """When this agent process started: of two under one id, the later one gives way."""
 
 
+@dataclass(frozen=True)
+class SuggestionRequested(Event):
+    """A tuning job needs configurations: any `amt tuner` worker may answer (`suggest.codec`
+    gives `request`'s form), on the `reply_to` topic."""
+
+    kind: ClassVar[str] = "suggestion-request"
+    tuning_job: str = ""
+    request: dict[str, Any] = field(default_factory=dict)
+    reply_to: str = ""
+
+
+@dataclass(frozen=True)
+class SuggestionAnswered(Event):
+    """A worker's configurations for one request (`suggest.codec` gives `answer`'s form)."""
+
+    kind: ClassVar[str] = "suggestion-answer"
+    tuning_job: str = ""
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -123,6 +143,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Assignment,
         StopTraining,
         AgentHeartbeat,
+        SuggestionRequested,
+        SuggestionAnswered,
     )
 }
 
@@ -164,3 +186,12 @@ AGENT_EVENTS = (
 )
 HEARTBEATS = f"{PREFIX}/agents/+/heartbeat"
 STOPS = f"{PREFIX}/training-jobs/+/stop"
+SUGGESTION_REQUESTS = f"{PREFIX}/suggestions/requests"
+TUNERS = "amt-tuners"
+"""The shared subscription's group: each request goes to one `amt tuner` worker of it."""
+SHARED_SUGGESTION_REQUESTS = f"$share/{TUNERS}/{SUGGESTION_REQUESTS}"
+
+
+def suggestion_answers_topic(control_plane: str) -> str:
+    """Where workers answer the requests of one control plane."""
+    return f"{PREFIX}/suggestions/answers/{control_plane}"

@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import uuid
 from dataclasses import replace
 from typing import Any
-
-import numpy as np
 
 from emulator.clock import Clock
 from emulator.domain import summary
@@ -43,9 +42,14 @@ from emulator.tuner.definitions import joint_history, joint_space, split
 from emulator.tuner.early_stopping import RunningAverages
 from emulator.tuner.failures import DEFAULT_RETRY_ATTEMPTS, no_success, retry_attempts
 from emulator.tuner.hyperband import EPOCH_KEYS, HyperbandSettings, decide, rung_values
-from emulator.tuner.model import History, ObjectiveType, Observation
+from emulator.tuner.model import Config, History, ObjectiveType, Observation
 from emulator.tuner.space import SearchSpace
-from emulator.tuner.strategies import get_strategy
+from emulator.tuner.suggestion import (
+    InProcess,
+    SuggestionAnswer,
+    SuggestionRequest,
+    Suggestions,
+)
 from emulator.tuner.warm_start import (
     IDENTICAL,
     TRANSFER,
@@ -58,12 +62,31 @@ log = logging.getLogger(__name__)
 
 
 class TunerService:
-    def __init__(self, store: Store, records: JobRecords, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: Store,
+        records: JobRecords,
+        clock: Clock,
+        suggestions: Suggestions | None = None,
+    ) -> None:
+        """`suggestions`: where requests for configurations go (default: answered at once,
+        in this process; the server's control plane gives a worker pool)."""
         self.store = store
         self.records = records
         self.clock = clock
+        self.suggestions: Suggestions = suggestions or InProcess()
         self.running_averages = RunningAverages()
         """Earlier jobs' running averages for the early-stopping rule, each computed once."""
+        self.asked: dict[str, SuggestionRequest] = {}
+        """Requests sent and not answered yet, by tuning job: at most one each."""
+        self.answered: dict[str, SuggestionAnswer] = {}
+        """Answers come back, for the next launch of their tuning job (`_launch`)."""
+
+    def forget(self) -> None:
+        """After a reset: nothing remembered of the tuning jobs that are gone."""
+        self.running_averages = RunningAverages()
+        self.asked.clear()
+        self.answered.clear()
 
     # ---- handlers ---------------------------------------------------------------------
     def on_tuning_changed(self, name: str) -> Commands:
@@ -130,6 +153,35 @@ class TunerService:
             if self.running_averages.should_stop(value, step, earlier, objective_type):
                 return self.stop_child(row, "early_stop", "Stopping: automatic early stopping")
         return []
+
+    def on_suggestions(self, answer: SuggestionAnswer) -> Commands:
+        """A request's answer came back: the tuning job is brought up to date and launches its
+        configurations, if it still wants them (it may have stopped or ended meanwhile), then
+        asks for more if room is left.
+
+        Only the answer to the request still outstanding is applied, and only once."""
+        request = self.asked.get(answer.tuning_job)
+        if request is None or request.request_id != answer.request_id:
+            return []
+        del self.asked[answer.tuning_job]
+        row = self.store.get_tuning_job(answer.tuning_job)
+        if row is None or row.state != "InProgress":
+            return []
+        self.answered[row.name] = answer
+        return self.on_tuning_changed(row.name)
+
+    def on_suggestions_failed(self, request: SuggestionRequest, reason: str) -> Commands:
+        """No worker could answer `request`: its tuning job fails with `reason`."""
+        asked = self.asked.get(request.tuning_job)
+        if asked is None or asked.request_id != request.request_id:
+            return []
+        del self.asked[request.tuning_job]
+        row = self.store.get_tuning_job(request.tuning_job)
+        if row is None or row.state != "InProgress":
+            return []
+        self.records.move_tuning(row, "Failing", reason)
+        self.store.update_tuning_job(row)
+        return self.on_tuning_changed(row.name)
 
     def stop_child(self, row: TrainingJob, reason: str, message: str | None = None) -> Commands:
         """Ask for a running child to stop, remembering why.
@@ -242,6 +294,7 @@ class TunerService:
         """Stop what still runs (a failing tuning job lets it finish); once nothing runs, end
         the tuning job."""
         commands: Commands = []
+        self.answered.pop(row.name, None)  # configurations nobody will train
         for child in active:
             if child.status == "InProgress" and row.state != "Failing":
                 commands += self.stop_child(child, "tuning_job_ended")
@@ -254,13 +307,11 @@ class TunerService:
     def _launch(
         self, row: TuningJob, children: list[TrainingJob], active: int
     ) -> list[TrainingJob]:
-        """Start as many children as the limits allow; the children started."""
-        doc = row.doc
-        limits = doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
-        slots = min(
-            limits["MaxParallelTrainingJobs"] - active,
-            _max_jobs(row) - _counted(children),
-        )
+        """Start as many children as the limits allow; the children started.
+
+        Replacements of lost jobs start at once; new configurations once the strategy's answer
+        is in, which may be later (`on_suggestions`): no second request while one is out."""
+        slots = _slots(row, children, active)
         if slots <= 0:
             return []
         started: list[TrainingJob] = []
@@ -273,28 +324,45 @@ class TunerService:
             self.store.update_training_job(lost)
             started.append(replacement)
         slots -= len(started)
-        if slots <= 0:
+        suggested: list[TrainingJob] = []
+        if slots > 0 and row.name in self.answered:
+            suggested = self._start_suggested(row, params, self.answered.pop(row.name), slots)
+            started += suggested
+            slots -= len(suggested)
+            if not suggested:
+                return started  # the space is exhausted
+        if slots <= 0 or row.name in self.asked:
             return started
         if row.seed is None:
-            row.seed = _seed_of(doc)
-        rng = np.random.default_rng([row.seed, row.launched])
-        choices = self._suggest(row, params, children, slots, rng)
-        if not choices:
-            row.exhausted = True
-        for definition, tuned in choices:
-            started.append(self._start_child(row, params, definition, tuned))
-        return started
+            row.seed = _seed_of(row.doc)
+        request = self._suggestion_request(row, params, children + suggested, slots, row.seed)
+        answer = self.suggestions.ask(request)
+        if answer is None:
+            self.asked[row.name] = request
+            return started
+        return started + self._start_suggested(row, params, answer, slots)
 
-    def _suggest(
+    def _start_suggested(
+        self, row: TuningJob, params: dict[str, Any], answer: SuggestionAnswer, slots: int
+    ) -> list[TrainingJob]:
+        """Launch an answer's configurations (no more than `slots`); none: space exhausted."""
+        if not answer.configs:
+            row.exhausted = True
+        return [
+            self._start_child(row, params, definition, tuned)
+            for definition, tuned in _paired(params, list(answer.configs))[:slots]
+        ]
+
+    def _suggestion_request(
         self,
         row: TuningJob,
         params: dict[str, Any],
         children: list[TrainingJob],
         n: int,
-        rng: np.random.Generator,
-    ) -> list[tuple[dict[str, Any], dict[str, str]]]:
-        """The strategy's next `n` (definition, configuration) pairs."""
-        strategy = get_strategy(row.doc["HyperParameterTuningJobConfig"]["Strategy"])
+        seed: int,
+    ) -> SuggestionRequest:
+        """What the strategy needs to choose the next `n` configurations (several
+        definitions: one joint space, see `tuner.definitions`)."""
         definitions = definitions_of(params)
         objective_type = objective_of(params, definitions[0]).get("Type")
         if len(definitions) == 1:
@@ -303,16 +371,26 @@ class TunerService:
             if (row.doc.get("WarmStartConfig") or {}).get("WarmStartType") == TRANSFER:
                 # The prior is in ranks (another task's scale); put our own values on it too.
                 history = replace(history, observations=tuple(ranked(history.observations)))
-            return [(definitions[0], c) for c in strategy.suggest(space, history, n, rng)]
-        by_name = {d["DefinitionName"]: d for d in definitions}
-        spaces = {name: _space_of(row.doc, d) for name, d in by_name.items()}
-        histories = {
-            name: _history(row, [c for c in children if c.definition == name], objective_type, ())
-            for name in by_name
-        }
-        joint = joint_space(spaces)
-        configs = strategy.suggest(joint, joint_history(histories, spaces), n, rng)
-        return [(by_name[d], own) for d, own in map(split, configs)]
+        else:
+            spaces = {d["DefinitionName"]: _space_of(row.doc, d) for d in definitions}
+            histories = {
+                name: _history(
+                    row, [c for c in children if c.definition == name], objective_type, ()
+                )
+                for name in spaces
+            }
+            space = joint_space(spaces)
+            history = joint_history(histories, spaces)
+        return SuggestionRequest(
+            tuning_job=row.name,
+            request_id=uuid.uuid4().hex,
+            strategy=row.doc["HyperParameterTuningJobConfig"]["Strategy"],
+            space=space,
+            history=history,
+            n=n,
+            seed=seed,
+            stream=row.launched,
+        )
 
     def _start_child(
         self,
@@ -364,6 +442,25 @@ class TunerService:
                 _without_objective_hp(d) for d in params["TrainingJobDefinitions"]
             ]
         return params
+
+
+def _slots(row: TuningJob, children: list[TrainingJob], active: int) -> int:
+    """New training jobs the limits allow now."""
+    limits = row.doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    return min(
+        limits["MaxParallelTrainingJobs"] - active,
+        _max_jobs(row) - _counted(children),
+    )
+
+
+def _paired(params: dict[str, Any], configs: list[Config]) -> list[tuple[dict[str, Any], Config]]:
+    """(definition, its configuration) of each suggested configuration: with several
+    definitions a suggestion is a point of the joint space and names its definition."""
+    definitions = definitions_of(params)
+    if len(definitions) == 1:
+        return [(definitions[0], c) for c in configs]
+    by_name = {d["DefinitionName"]: d for d in definitions}
+    return [(by_name[d], own) for d, own in map(split, configs)]
 
 
 def _stops_early(config: dict[str, Any]) -> bool:

@@ -1,0 +1,82 @@
+"""`amt tuner` workers answering a control plane's suggestions through a real Mosquitto broker
+(shared subscription), one of them killed mid-run."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import start_server, wait_for
+from tests.requests import tuning_request
+
+pytestmark = pytest.mark.slow
+
+
+class TunerWorker:
+    def __init__(self, broker_url: str, worker_id: str, log: Path) -> None:
+        cmd = [sys.executable, "-m", "emulator.cli", "tuner", "--bus", broker_url]
+        cmd += ["--id", worker_id, "--log-level", "INFO"]
+        self.log = log
+        with log.open("w") as out:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        wait_for(
+            lambda: {"text": log.read_text()},
+            lambda d: re.search(r"^amt tuner \S+ answering", d["text"], re.M) is not None,
+            60,
+        )
+
+    def answered(self) -> int:
+        return self.log.read_text().count("suggestion answered")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+
+
+def test_remote_tuners_answer_and_a_killed_one_changes_nothing(broker, tmp_path):
+    config = tmp_path / "remote.toml"
+    config.write_text("remote_tuners = true\nsuggestion_timeout_seconds = 4\n")
+    server = start_server(
+        tmp_path / "control",
+        extra_args=["--bus", broker.url, "--config", str(config), "--stop-grace", "2"],
+    )
+    first = TunerWorker(broker.url, "tuner-1", tmp_path / "tuner-1.log")
+    second = TunerWorker(broker.url, "tuner-2", tmp_path / "tuner-2.log")
+    try:
+        request = tuning_request(
+            "remote-tuned",
+            HyperParameterTuningJobConfig={
+                "Strategy": "Bayesian",
+                "RandomSeed": 3,
+                "ResourceLimits": {"MaxNumberOfTrainingJobs": 8, "MaxParallelTrainingJobs": 2},
+            },
+        )
+        server.sagemaker.create_hyper_parameter_tuning_job(**request)
+        wait_for(lambda: {"n": first.answered() + second.answered()}, lambda d: d["n"] >= 2, 120)
+        first.stop(signal.SIGKILL)
+        described = server.wait_tuning("remote-tuned", timeout=300)
+        assert described["HyperParameterTuningJobStatus"] == "Completed", described.get(
+            "FailureReason"
+        )
+        summaries = server.sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+            HyperParameterTuningJobName="remote-tuned", MaxResults=100
+        )["TrainingJobSummaries"]
+        numbers = sorted(s["TrainingJobName"].rsplit("-", 2)[1] for s in summaries)
+        assert numbers == [f"{n:03d}" for n in range(1, 9)]  # each answer applied once
+        assert second.answered() >= 1
+    finally:
+        second.stop()
+        first.stop()
+        server.process.stop()

@@ -1,0 +1,116 @@
+"""Requests sent to workers over a bus: re-sent when unanswered, applied once, failed when no
+worker ever answers. The in-process bus and a manual clock; no broker."""
+
+from __future__ import annotations
+
+import asyncio
+
+from emulator.bus.base import topic_matches
+from emulator.bus.memory import InProcessBus
+from emulator.clock import Clock, ManualClock, SystemClock
+from emulator.domain.events import (
+    SHARED_SUGGESTION_REQUESTS,
+    SuggestionAnswered,
+    SuggestionRequested,
+)
+from emulator.suggest.codec import decode_request, encode_answer
+from emulator.suggest.remote import RemoteSuggestions
+from emulator.suggest.worker import answer_requests
+from emulator.tuner.suggestion import SuggestionAnswer, SuggestionRequest, answer
+from tests.unit.test_suggestion import bayesian_request
+
+
+def test_a_shared_subscription_matches_as_its_filter():
+    assert topic_matches("$share/g/amt/v1/suggestions/requests", "amt/v1/suggestions/requests")
+    assert topic_matches("$share/g/amt/+/x", "amt/v1/x")
+    assert not topic_matches("$share/g/amt/v1/other", "amt/v1/suggestions/requests")
+
+
+class Outcomes:
+    def __init__(self) -> None:
+        self.answers: list[SuggestionAnswer] = []
+        self.failures: list[str] = []
+        self.done = asyncio.Event()
+
+    async def deliver(self, reply: SuggestionAnswer) -> None:
+        self.answers.append(reply)
+        self.done.set()
+
+    async def fail(self, request: SuggestionRequest, reason: str) -> None:
+        self.failures.append(reason)
+        self.done.set()
+
+
+async def deaf_then_twice(bus: InProcessBus, clock: Clock) -> None:
+    """Ignores the first request it is sent; answers every later one twice."""
+    seen = 0
+    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
+        async for _topic, event in requests:
+            assert isinstance(event, SuggestionRequested)
+            seen += 1
+            if seen == 1:
+                continue
+            reply = encode_answer(answer(decode_request(event.request)))
+            for _ in range(2):
+                answered = SuggestionAnswered(ts=clock.now(), answer=reply)
+                await bus.publish(event.reply_to, answered)
+
+
+async def run(remote: RemoteSuggestions, worker, outcomes: Outcomes) -> None:
+    async with asyncio.TaskGroup() as tasks:
+        runner = tasks.create_task(remote.run())
+        helper = tasks.create_task(worker) if worker else None
+        await asyncio.sleep(0)  # subscribed before the first request
+        remote.ask(bayesian_request())
+        await asyncio.wait_for(outcomes.done.wait(), 30)
+        for _ in range(20):  # a second delivery would come within these turns
+            await asyncio.sleep(0)
+        runner.cancel()
+        if helper:
+            helper.cancel()
+
+
+async def test_an_unanswered_request_is_sent_again_and_its_answer_applied_once():
+    bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
+    remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=2)
+    await run(remote, deaf_then_twice(bus, clock), outcomes)
+    assert outcomes.failures == []
+    assert outcomes.answers == [answer(bayesian_request())]
+    assert remote.resent == 1
+
+
+async def test_a_request_no_worker_answers_fails_after_the_attempts():
+    bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
+    remote = RemoteSuggestions(
+        bus, clock, outcomes.deliver, outcomes.fail, attempts=2, timeout_seconds=2
+    )
+    await run(remote, None, outcomes)
+    (reason,) = outcomes.failures
+    assert reason.startswith("InternalServerError: No suggestion worker answered")
+    assert remote.resent == 1
+
+
+async def test_the_worker_answers_what_the_control_plane_asks():
+    # Real time: a manual clock would run out the timeout while the worker computes.
+    bus, clock, outcomes = InProcessBus(), SystemClock(), Outcomes()
+    remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail)
+    await run(remote, answer_requests(bus, clock), outcomes)
+    assert outcomes.answers == [answer(bayesian_request())]
+
+
+async def garbled_then_worker(bus: InProcessBus, clock: Clock) -> None:
+    """Answers the first request with a message that cannot be read, then answers properly."""
+    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
+        async for _topic, event in requests:
+            assert isinstance(event, SuggestionRequested)
+            garbled = SuggestionAnswered(ts=clock.now(), answer={"configs": 3})
+            await bus.publish(event.reply_to, garbled)
+            reply = encode_answer(answer(decode_request(event.request)))
+            await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=reply))
+
+
+async def test_an_answer_that_cannot_be_read_is_skipped():
+    bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
+    remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=2)
+    await run(remote, garbled_then_worker(bus, clock), outcomes)
+    assert outcomes.answers == [answer(bayesian_request())]
