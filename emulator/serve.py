@@ -6,6 +6,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -23,10 +24,10 @@ from emulator.cloudwatch import CloudWatchSink
 from emulator.context import CONTEXT
 from emulator.control_plane import ControlPlane, job_scopes, running
 from emulator.settings import Settings
-from emulator.simulator.agent import CurveDrawer, JobOrigin, OriginLookup, Replay, SimulatedAgent
-from emulator.simulator.curves import load_set
-from emulator.simulator.engine import SimulationSettings
 from emulator.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from emulator.simulator.agent import OriginLookup
 
 
 def endpoint_url(settings: Settings) -> str:
@@ -72,7 +73,13 @@ def local_agents_component(settings: Settings) -> Component:
 
 
 def simulated_agents_component(settings: Settings) -> Component:
-    """cleanup_ctx (`--simulate`): agents replaying the curve set, on the server's clock."""
+    """cleanup_ctx (`--simulate`): agents replaying the curve set, on the server's clock.
+
+    The simulator is imported here, not with this module: a server that simulates nothing
+    (and every test session that embeds one) starts without it."""
+    from emulator.simulator.agent import CurveDrawer, Replay, SimulatedAgent  # noqa: PLC0415 - only `--simulate` needs the simulator
+    from emulator.simulator.curves import load_set  # noqa: PLC0415 - only `--simulate` needs the simulator
+    from emulator.simulator.engine import SimulationSettings  # noqa: PLC0415 - only `--simulate` needs the simulator
 
     async def component(app: web.Application) -> AsyncIterator[None]:
         ctx = app[CONTEXT]
@@ -98,6 +105,7 @@ def simulated_agents_component(settings: Settings) -> Component:
 
 def origin_lookup(store: Store) -> OriginLookup:
     """A training job's parent tuning job, launch number and definition, from the store."""
+    from emulator.simulator.agent import JobOrigin  # noqa: PLC0415 - only `--simulate` needs the simulator
 
     def origin(job: str) -> JobOrigin:
         child = store.get_training_job(job)
