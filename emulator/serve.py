@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -16,7 +18,7 @@ from agents.runner import AgentContext
 from agents.runtime.choice import engine_for
 from agents.runtime.container import sweep
 from emulator.api.app import Component, create_app
-from emulator.api.aws_services import AWS
+from emulator.api.aws_services import AWS, AwsServices
 from emulator.api.keys import HEALTH_PROVIDERS, RESET_HOOKS
 from emulator.bus.factory import open_bus
 from emulator.clock import Clock, ScaledClock, SystemClock
@@ -28,6 +30,8 @@ from emulator.store.sqlite import Store
 
 if TYPE_CHECKING:
     from emulator.simulator.agent import OriginLookup
+
+log = logging.getLogger(__name__)
 
 
 def endpoint_url(settings: Settings) -> str:
@@ -139,8 +143,34 @@ async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
     app[CONTROL_PLANE] = plane
     app[HEALTH_PROVIDERS].append(plane.health)
     app[RESET_HOOKS].append(plane.forget)
-    async with running(plane):
+    async with (
+        running(plane),
+        in_background("loading moto's CloudWatch", partial(cloudwatch_backends, app[AWS])),
+    ):
         yield
+
+
+def cloudwatch_backends(aws: AwsServices) -> None:
+    """Load moto's CloudWatch Logs and metrics backends, which the control plane writes every
+    log line and metric point to. moto takes a good part of a second to import: on a worker
+    thread, after start-up, rather than on the event loop under the first training job's
+    first metric points (which would wait behind it)."""
+    aws.logs_backend()
+    aws.cloudwatch_backend()
+
+
+@asynccontextmanager
+async def in_background(name: str, work: Callable[[], None]) -> AsyncIterator[None]:
+    """Run blocking `work` on a worker thread while the block runs; wait for it on the way
+    out (a thread cannot be cancelled). A failure is logged: the work was only ahead of time."""
+    task = asyncio.create_task(asyncio.to_thread(work), name=name)
+    try:
+        yield
+    finally:
+        try:
+            await task
+        except Exception:
+            log.exception("%s failed", name)
 
 
 def bus_component(url: str) -> Component:
