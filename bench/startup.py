@@ -19,6 +19,8 @@ the medians are compared as ratios: amt serve / moto_server and EmbeddedEmulator
 
     python bench/startup.py              # 5 rounds
     python bench/startup.py --rounds 3
+    python bench/startup.py --baseline DIR   # also amt serve and EmbeddedEmulator from DIR,
+                                             # another checkout (e.g. `git archive` of main)
 """
 
 from __future__ import annotations
@@ -95,12 +97,13 @@ class System:
         return statistics.median(s.rss_mb for s in self.samples)
 
 
-def child_env() -> dict[str, str]:
+def child_env(root: Path) -> dict[str, str]:
+    """The environment of a system's process: the checkout `root` first on the path."""
     path = os.environ.get("PYTHONPATH")
     return {
         **os.environ,
         **CREDENTIALS,
-        "PYTHONPATH": str(ROOT) + (os.pathsep + path if path else ""),
+        "PYTHONPATH": str(root) + (os.pathsep + path if path else ""),
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -124,14 +127,15 @@ def answered(port: int) -> bool:
         return False
 
 
-def server_system(name: str, argv: Callable[[int, Path], list[str]]) -> System:
+def server_system(name: str, argv: Callable[[int, Path], list[str]], root: Path = ROOT) -> System:
     """A server process polled over HTTP until its first answer."""
 
     def start(work: Path) -> tuple[subprocess.Popen[str], Callable[[], float]]:
         port = free_port()
         proc = subprocess.Popen(
             argv(port, work),
-            env=child_env(),
+            cwd=work,  # not the bench's directory: `python -m` puts the cwd first on the path
+            env=child_env(root),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -150,14 +154,14 @@ def server_system(name: str, argv: Callable[[int, Path], list[str]]) -> System:
     return System(name, start)
 
 
-def script_system(name: str, script: str) -> System:
+def script_system(name: str, script: str, root: Path = ROOT) -> System:
     """A Python process that prints the wall time of its first answered boto3 call."""
 
     def start(work: Path) -> tuple[subprocess.Popen[str], Callable[[], float]]:
         proc = subprocess.Popen(
             [sys.executable, "-c", textwrap.dedent(script)],
             cwd=work,
-            env=child_env(),
+            env=child_env(root),
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
@@ -195,15 +199,23 @@ def measure(system: System, work: Path) -> Sample:
         proc.wait(30)
 
 
-def systems() -> list[System]:
+def amt_serve(port: int, work: Path) -> list[str]:
     return [
-        server_system(
-            "amt serve",
-            lambda port, work: [
-                *(sys.executable, "-m", "emulator.cli", "serve"),
-                *("--port", str(port), "--data-dir", str(work)),
-            ],
-        ),
+        *(sys.executable, "-m", "emulator.cli", "serve"),
+        *("--port", str(port), "--data-dir", str(work)),
+    ]
+
+
+def systems(baseline: Path | None) -> list[System]:
+    compared = []
+    if baseline is not None:
+        compared = [
+            server_system("amt serve (baseline)", amt_serve, baseline),
+            script_system("Embedded (baseline)", EMBEDDED, baseline),
+        ]
+    return [
+        *compared,
+        server_system("amt serve", amt_serve),
         server_system(
             "moto_server",
             lambda port, _work: [sys.executable, "-m", "moto.server", "-p", str(port)],
@@ -216,7 +228,8 @@ def systems() -> list[System]:
 def report(measured: list[System], rounds: int) -> str:
     by_name = {s.name: s for s in measured}
     lines = [
-        f"{os.cpu_count()} CPU cores; {rounds} rounds, systems alternating; medians.",
+        f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.2f} at the end; "
+        f"{rounds} rounds, systems alternating; medians.",
         "",
         f"{'system':<18} {'first answer s':>14} {'idle RSS MB':>12}  {'answers (s)':<40}",
     ]
@@ -227,7 +240,15 @@ def report(measured: list[System], rounds: int) -> str:
             f"{every}"
         )
     lines.append("")
-    for ours, theirs in (("amt serve", "moto_server"), ("EmbeddedEmulator", "mock_aws")):
+    pairs = [("amt serve", "moto_server"), ("EmbeddedEmulator", "mock_aws")]
+    if "amt serve (baseline)" in by_name:
+        pairs += [
+            ("amt serve (baseline)", "moto_server"),
+            ("Embedded (baseline)", "mock_aws"),
+            ("amt serve", "amt serve (baseline)"),
+            ("EmbeddedEmulator", "Embedded (baseline)"),
+        ]
+    for ours, theirs in pairs:
         a, b = by_name[ours], by_name[theirs]
         lines.append(
             f"{ours} / {theirs}: first answer {a.median_seconds() / b.median_seconds():.2f}x, "
@@ -244,8 +265,11 @@ def report(measured: list[System], rounds: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--baseline", type=Path, default=None, help="another checkout to compare against"
+    )
     args = parser.parse_args(argv)
-    measured = systems()
+    measured = systems(args.baseline)
     with tempfile.TemporaryDirectory(prefix="amt-bench-startup-") as tmp:
         for round_ in range(args.rounds):
             for index, system in enumerate(measured):

@@ -6,8 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
-from functools import partial
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -143,34 +142,36 @@ async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
     app[CONTROL_PLANE] = plane
     app[HEALTH_PROVIDERS].append(plane.health)
     app[RESET_HOOKS].append(plane.forget)
-    async with (
-        running(plane),
-        in_background("loading moto's CloudWatch", partial(cloudwatch_backends, app[AWS])),
-    ):
+    async with running(plane):
         yield
 
 
-def cloudwatch_backends(aws: AwsServices) -> None:
+CLOUDWATCH_LOADING = web.AppKey("cloudwatch_loading", asyncio.Task[None])
+
+
+def load_cloudwatch(aws: AwsServices) -> None:
     """Load moto's CloudWatch Logs and metrics backends, which the control plane writes every
-    log line and metric point to. moto takes a good part of a second to import: on a worker
-    thread, after start-up, rather than on the event loop under the first training job's
-    first metric points (which would wait behind it)."""
+    log line and metric point to: moto takes a good part of a second to import, and on the
+    event loop, under a training job's first lines, every point behind them would wait."""
     aws.logs_backend()
     aws.cloudwatch_backend()
 
 
-@asynccontextmanager
-async def in_background(name: str, work: Callable[[], None]) -> AsyncIterator[None]:
-    """Run blocking `work` on a worker thread while the block runs; wait for it on the way
-    out (a thread cannot be cancelled). A failure is logged: the work was only ahead of time."""
-    task = asyncio.create_task(asyncio.to_thread(work), name=name)
+async def start_loading_cloudwatch(app: web.Application) -> None:
+    """on_startup, the last step: load moto's CloudWatch on a worker thread once everything
+    else has started, so that it delays neither the first answer nor the first metric point."""
+    app[CLOUDWATCH_LOADING] = asyncio.create_task(
+        asyncio.to_thread(load_cloudwatch, app[AWS]), name="loading moto's CloudWatch"
+    )
+
+
+async def finish_loading_cloudwatch(app: web.Application) -> None:
+    """on_cleanup: a thread cannot be cancelled, so wait for it; its failure is only logged
+    (the first write then loads moto itself)."""
     try:
-        yield
-    finally:
-        try:
-            await task
-        except Exception:
-            log.exception("%s failed", name)
+        await app[CLOUDWATCH_LOADING]
+    except Exception:
+        log.exception("loading moto's CloudWatch failed")
 
 
 def bus_component(url: str) -> Component:
@@ -201,4 +202,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         components.append(simulated_agents_component(settings))
     elif settings.agents > 0:
         components.append(local_agents_component(settings))
-    return create_app(settings, clock=clock or server_clock(settings), components=components)
+    app = create_app(settings, clock=clock or server_clock(settings), components=components)
+    app.on_startup.append(start_loading_cloudwatch)
+    app.on_cleanup.append(finish_loading_cloudwatch)
+    return app
