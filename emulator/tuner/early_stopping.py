@@ -46,7 +46,7 @@ def median_of_running_averages(
 
 def _mean(curve: Sequence[float], epoch: int) -> float:
     """statistics.fmean(curve[:epoch]) exactly (it is fsum / n), without its per-call overhead:
-    this runs for every objective point of every job, over every earlier job."""
+    the from-scratch rule runs it for every earlier job at every objective point."""
     return math.fsum(curve if len(curve) == epoch else curve[:epoch]) / epoch
 
 
@@ -154,8 +154,9 @@ class _Board:
         self._sorted: dict[int, list[tuple[float, int]]] = {}
         """epoch -> (finite running average, launch position), ascending."""
         self._positions: dict[int, list[int]] = {}
-        """epoch -> launch positions filed at that epoch, ascending; with their averages."""
+        """epoch -> launch positions filed at that epoch, ascending."""
         self._average: dict[tuple[int, int], float] = {}
+        """(epoch, launch position) -> the average filed."""
 
     def file(self, job: str, position: int, averages: Sequence[float]) -> None:
         """File `job`'s running averages of the epochs not filed yet."""
