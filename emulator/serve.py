@@ -146,9 +146,6 @@ async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-CLOUDWATCH_LOADING = web.AppKey("cloudwatch_loading", asyncio.Task[None])
-
-
 def load_cloudwatch(aws: AwsServices) -> None:
     """Load moto's CloudWatch Logs and metrics backends, which the control plane writes every
     log line and metric point to: moto takes a good part of a second to import, and on the
@@ -157,21 +154,32 @@ def load_cloudwatch(aws: AwsServices) -> None:
     aws.cloudwatch_backend()
 
 
-async def start_loading_cloudwatch(app: web.Application) -> None:
-    """on_startup, the last step: load moto's CloudWatch on a worker thread once everything
-    else has started, so that it delays neither the first answer nor the first metric point."""
-    app[CLOUDWATCH_LOADING] = asyncio.create_task(
-        asyncio.to_thread(load_cloudwatch, app[AWS]), name="loading moto's CloudWatch"
-    )
+class CloudWatchLoader:
+    """Loads moto's CloudWatch on a worker thread, once, as the server sends its first answer:
+    not during start-up, where it would compete with everything that comes before that answer
+    (in an embedded server, the caller's own boto3 client too), and well before a training job
+    can print its first line."""
 
+    def __init__(self, aws: AwsServices) -> None:
+        self._aws = aws
+        self._loading: asyncio.Task[None] | None = None
 
-async def finish_loading_cloudwatch(app: web.Application) -> None:
-    """on_cleanup: a thread cannot be cancelled, so wait for it; its failure is only logged
-    (the first write then loads moto itself)."""
-    try:
-        await app[CLOUDWATCH_LOADING]
-    except Exception:
-        log.exception("loading moto's CloudWatch failed")
+    async def start(self, _request: web.Request, _response: web.StreamResponse) -> None:
+        """on_response_prepare: begin with the first response."""
+        if self._loading is None:
+            self._loading = asyncio.create_task(
+                asyncio.to_thread(load_cloudwatch, self._aws), name="loading moto's CloudWatch"
+            )
+
+    async def finish(self, _app: web.Application) -> None:
+        """on_cleanup: a thread cannot be cancelled, so wait for it; its failure is only
+        logged (the first write then loads moto itself)."""
+        if self._loading is None:
+            return
+        try:
+            await self._loading
+        except Exception:
+            log.exception("loading moto's CloudWatch failed")
 
 
 def bus_component(url: str) -> Component:
@@ -203,6 +211,7 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     elif settings.agents > 0:
         components.append(local_agents_component(settings))
     app = create_app(settings, clock=clock or server_clock(settings), components=components)
-    app.on_startup.append(start_loading_cloudwatch)
-    app.on_cleanup.append(finish_loading_cloudwatch)
+    loader = CloudWatchLoader(app[AWS])
+    app.on_response_prepare.append(loader.start)
+    app.on_cleanup.append(loader.finish)
     return app
