@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -15,7 +17,7 @@ from agents.runner import AgentContext
 from agents.runtime.choice import engine_for
 from agents.runtime.container import sweep
 from emulator.api.app import Component, create_app
-from emulator.api.aws_services import AWS
+from emulator.api.aws_services import AWS, AwsServices
 from emulator.api.keys import HEALTH_PROVIDERS, RESET_HOOKS
 from emulator.bus.factory import open_bus
 from emulator.clock import Clock, ScaledClock, SystemClock
@@ -23,10 +25,12 @@ from emulator.cloudwatch import CloudWatchSink
 from emulator.context import CONTEXT
 from emulator.control_plane import ControlPlane, job_scopes, running
 from emulator.settings import Settings
-from emulator.simulator.agent import CurveDrawer, JobOrigin, OriginLookup, Replay, SimulatedAgent
-from emulator.simulator.curves import load_set
-from emulator.simulator.engine import SimulationSettings
 from emulator.store.sqlite import Store
+
+if TYPE_CHECKING:
+    from emulator.simulator.agent import OriginLookup
+
+log = logging.getLogger(__name__)
 
 
 def endpoint_url(settings: Settings) -> str:
@@ -72,7 +76,13 @@ def local_agents_component(settings: Settings) -> Component:
 
 
 def simulated_agents_component(settings: Settings) -> Component:
-    """cleanup_ctx (`--simulate`): agents replaying the curve set, on the server's clock."""
+    """cleanup_ctx (`--simulate`): agents replaying the curve set, on the server's clock.
+
+    The simulator is imported here, not with this module: a server that simulates nothing
+    (and every test session that embeds one) starts without it."""
+    from emulator.simulator.agent import CurveDrawer, Replay, SimulatedAgent  # noqa: PLC0415 - only `--simulate` needs the simulator
+    from emulator.simulator.curves import load_set  # noqa: PLC0415 - only `--simulate` needs the simulator
+    from emulator.simulator.engine import SimulationSettings  # noqa: PLC0415 - only `--simulate` needs the simulator
 
     async def component(app: web.Application) -> AsyncIterator[None]:
         ctx = app[CONTEXT]
@@ -100,6 +110,7 @@ def simulated_agents_component(settings: Settings) -> Component:
 
 def origin_lookup(store: Store) -> OriginLookup:
     """A training job's parent tuning job, launch number and definition, from the store."""
+    from emulator.simulator.agent import JobOrigin  # noqa: PLC0415 - only `--simulate` needs the simulator
 
     def origin(job: str) -> JobOrigin:
         child = store.get_training_job(job)
@@ -137,6 +148,42 @@ async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+def load_cloudwatch(aws: AwsServices) -> None:
+    """Load moto's CloudWatch Logs and metrics backends, which the control plane writes every
+    log line and metric point to: moto takes a good part of a second to import, and on the
+    event loop, under a training job's first lines, every point behind them would wait."""
+    aws.logs_backend()
+    aws.cloudwatch_backend()
+
+
+class CloudWatchLoader:
+    """Loads moto's CloudWatch on a worker thread, once, as the server sends its first answer:
+    not during start-up, where it would compete with everything that comes before that answer
+    (in an embedded server, the caller's own boto3 client too), and well before a training job
+    can print its first line."""
+
+    def __init__(self, aws: AwsServices) -> None:
+        self._aws = aws
+        self._loading: asyncio.Task[None] | None = None
+
+    async def start(self, _request: web.Request, _response: web.StreamResponse) -> None:
+        """on_response_prepare: begin with the first response."""
+        if self._loading is None:
+            self._loading = asyncio.create_task(
+                asyncio.to_thread(load_cloudwatch, self._aws), name="loading moto's CloudWatch"
+            )
+
+    async def finish(self, _app: web.Application) -> None:
+        """on_cleanup: a thread cannot be cancelled, so wait for it; its failure is only
+        logged (the first write then loads moto itself)."""
+        if self._loading is None:
+            return
+        try:
+            await self._loading
+        except Exception:
+            log.exception("loading moto's CloudWatch failed")
+
+
 def bus_component(url: str) -> Component:
     """cleanup_ctx: connect to an external broker before anything publishes on the bus."""
 
@@ -165,4 +212,8 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
         components.append(simulated_agents_component(settings))
     elif settings.agents > 0:
         components.append(local_agents_component(settings))
-    return create_app(settings, clock=clock or server_clock(settings), components=components)
+    app = create_app(settings, clock=clock or server_clock(settings), components=components)
+    loader = CloudWatchLoader(app[AWS])
+    app.on_response_prepare.append(loader.start)
+    app.on_cleanup.append(loader.finish)
+    return app

@@ -167,7 +167,7 @@ class AwsServices:
             if not self._restored:
                 default = self._mirror_of(self.moto_account)
                 for mirror in [default, *self._other_accounts_mirrors()]:
-                    if mirror is not None:
+                    if mirror is not None and mirror.holds_buckets():
                         mirror.restore(self._s3_backend(mirror.account), self.region)
                 self._restored = True
 

@@ -34,6 +34,11 @@ class S3Mirror:
         """The account whose buckets these are (moto keeps S3 per account)."""
         self._written: dict[str, dict[str, str]] = {}
 
+    def holds_buckets(self) -> bool:
+        """Whether there is anything on disk to restore: when not, a server starts without
+        loading moto (about 1 s of imports) until a request needs it."""
+        return self.root.is_dir() and any(p.is_dir() for p in self.root.iterdir())
+
     def restore(self, backend: Any, region: str) -> None:
         """Load every mirrored bucket and object into moto's S3 backend."""
         if not self.root.is_dir():

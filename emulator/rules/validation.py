@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -44,6 +42,7 @@ import botocore.session
 from botocore.model import ListShape, MapShape, ServiceModel, Shape, StructureShape
 
 from emulator.errors import SerializationException, UnknownOperationException, ValidationException
+from emulator.rules.unicode_categories import category_ranges
 
 MAX_LISTED_VIOLATIONS = 10
 
@@ -458,28 +457,7 @@ def _property_class(name: str) -> str:
 
 
 @functools.cache
-def _category_runs() -> tuple[tuple[str, int, int], ...]:
-    """Maximal runs of code points sharing a Unicode general category: (category, first, last)."""
-    runs: list[tuple[str, int, int]] = []
-    start, current = 0, unicodedata.category(chr(0))
-    for code in range(1, sys.maxunicode + 1):
-        category = unicodedata.category(chr(code))
-        if category != current:
-            runs.append((current, start, code - 1))
-            start, current = code, category
-    runs.append((current, start, sys.maxunicode))
-    return tuple(runs)
-
-
-@functools.cache
 def _category_ranges(category: str) -> str:
     """Escaped code-point ranges whose Unicode general category starts with `category`."""
-    merged: list[list[int]] = []
-    for name, first, last in _category_runs():
-        if not name.startswith(category):
-            continue
-        if merged and merged[-1][1] == first - 1:
-            merged[-1][1] = last
-        else:
-            merged.append([first, last])
-    return "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in merged)
+    ranges = category_ranges(category)
+    return "".join(f"\\U{a:08x}" if a == b else f"\\U{a:08x}-\\U{b:08x}" for a, b in ranges)

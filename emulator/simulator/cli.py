@@ -48,7 +48,6 @@ from emulator.simulator.curves import (
     space_of,
 )
 from emulator.simulator.engine import Engine, SimulationError, SimulationSettings
-from emulator.simulator.surrogate import SurrogateCurves
 from emulator.tuner.hyperband import EPOCH_KEYS, infer_max_resource
 from emulator.tuner.space import SearchSpace
 
@@ -279,6 +278,8 @@ def curve_source(
             file=sys.stderr,
         )
     if replay == "surrogate" and not exact:
+        from emulator.simulator.surrogate import SurrogateCurves  # noqa: PLC0415 - scikit-learn and scipy.stats cost ~1 s to import: `amt serve` parses these options too
+
         return SurrogateCurves(source, objective.get("MetricName", ""))
     return source
 

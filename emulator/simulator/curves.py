@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from emulator.curve_sets import CURVES_DIR, available_sets, data_file, manifest_of
 from emulator.tuner.hyperband import EPOCH_KEYS, infer_max_resource
@@ -452,6 +451,8 @@ def leave_one_out_error(curve_set: CurveSet, space: SearchSpace, metric: str) ->
     `metric` against that of its nearest other run. Mean and median absolute error, the error
     of always answering the mean (for scale), and the Spearman rank correlation of predicted
     and true finals (what a tuner's choices depend on)."""
+    from scipy.stats import spearmanr  # noqa: PLC0415 - scipy.stats costs ~0.6 s to import: only this report needs it, not a server that replays curves
+
     points, finals = encoded_finals(curve_set, space, metric)
     predicted = np.empty_like(finals)
     for i in range(len(finals)):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import marshal
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
@@ -267,6 +268,14 @@ class Store:
         self._marks: dict[tuple[str, str], int] = {}
         """Each series' last step and high-water mark (0: none stored), as stored: two reads
         fewer per metric point. Like `_series`, forgotten whenever a write is undone."""
+        self._training: dict[str, tuple[bytes, bytes]] = {}
+        """Training jobs' (doc, meta) as stored, by name key, in marshal's format: a tuning
+        job reads every one of its children at each update, and marshal reads them about
+        three times faster than JSON. Kept exact by every write; forgotten whenever a write
+        is undone."""
+        self._child_names: dict[str, list[str]] = {}
+        """Each tuning job's children in launch order, kept exact by insert_training_job:
+        early stopping asks for them at every objective point."""
 
     def close(self) -> None:
         if self._checkpointer is not None:
@@ -314,6 +323,8 @@ class Store:
         self._series.clear()
         self._steps.clear()
         self._marks.clear()
+        self._training.clear()
+        self._child_names.clear()
 
     # ---- sequence numbers -------------------------------------------------------------
     def next_value(self, counter: str) -> int:
@@ -393,6 +404,7 @@ class Store:
     # ---- training jobs ------------------------------------------------------------------
     def insert_training_job(self, job: TrainingJob) -> None:
         doc = job.doc
+        stored = (_dump(doc), _dump(training_meta(job)))
         with self.transaction():
             seq = self.next_value("training_seq")
             self._db.execute(
@@ -408,21 +420,30 @@ class Store:
                     doc["CreationTime"],
                     doc["LastModifiedTime"],
                     seq,
-                    _dump(doc),
-                    _dump(training_meta(job)),
+                    *stored,
                     _dump(training_list_summary(doc)),
                     *_scope_columns(doc["TrainingJobArn"]),
                 ),
             )
+            self._training[job.name.lower()] = _frozen(*stored)
+            if job.tuning_job is not None and job.tuning_job in self._child_names:
+                self._child_names[job.tuning_job].append(job.name)
 
     def get_training_job(self, name: str) -> TrainingJob | None:
-        found = self._db.execute(
-            "SELECT doc, meta FROM training_jobs WHERE name_key = ?", (name.lower(),)
-        ).fetchone()
-        return training_job(json.loads(found[0]), json.loads(found[1])) if found else None
+        key = name.lower()
+        frozen = self._training.get(key)
+        if frozen is None:
+            found = self._db.execute(
+                "SELECT doc, meta FROM training_jobs WHERE name_key = ?", (key,)
+            ).fetchone()
+            if found is None:
+                return None
+            frozen = self._training[key] = _frozen(*found)
+        return _thawed(frozen)
 
     def update_training_job(self, job: TrainingJob) -> None:
         doc = job.doc
+        stored = (_dump(doc), _dump(training_meta(job)))
         with self.transaction():
             self._db.execute(
                 "UPDATE training_jobs SET status=?, last_modified=?, doc=?, meta=?, summary=? "
@@ -430,12 +451,12 @@ class Store:
                 (
                     doc["TrainingJobStatus"],
                     doc["LastModifiedTime"],
-                    _dump(doc),
-                    _dump(training_meta(job)),
+                    *stored,
                     _dump(training_list_summary(doc)),
                     doc["TrainingJobName"].lower(),
                 ),
             )
+            self._training[doc["TrainingJobName"].lower()] = _frozen(*stored)
 
     def delete_training_job(self, name: str) -> None:
         with self.transaction():
@@ -447,11 +468,13 @@ class Store:
     def update_training_meta(self, job: TrainingJob) -> None:
         """Rewrite only a job's bookkeeping (e.g. its latest objective value): the document,
         and so its list summary, stay as they are."""
+        meta = _dump(training_meta(job))
+        key = job.name.lower()
         with self.transaction():
-            self._db.execute(
-                "UPDATE training_jobs SET meta=? WHERE name_key=?",
-                (_dump(training_meta(job)), job.name.lower()),
-            )
+            self._db.execute("UPDATE training_jobs SET meta=? WHERE name_key=?", (meta, key))
+            frozen = self._training.get(key)
+            if frozen is not None:
+                self._training[key] = (frozen[0], marshal.dumps(json.loads(meta)))
 
     def training_jobs(self, *, statuses: Collection[str] = ()) -> list[TrainingJob]:
         """Every training job, or those in one of `statuses`, in creation order."""
@@ -459,8 +482,17 @@ class Store:
         return self._training_rows(where, args)
 
     def children(self, tuning_job: str) -> list[TrainingJob]:
-        """Training jobs launched by a tuning job, in launch order."""
-        return self._training_rows(" WHERE tuning_job = ?", (tuning_job,))
+        """Training jobs launched by a tuning job, in launch order (each a fresh copy)."""
+        keys = [name.lower() for name in self.child_names(tuning_job)]
+        if any(key not in self._training for key in keys):
+            rows = self._db.execute(
+                "SELECT name_key, doc, meta FROM training_jobs WHERE tuning_job = ?",
+                (tuning_job,),
+            )
+            for key, doc, meta in rows:
+                if key not in self._training:
+                    self._training[key] = _frozen(doc, meta)
+        return [_thawed(self._training[key]) for key in keys]
 
     def _training_rows(self, where: str, args: Sequence[Any]) -> list[TrainingJob]:
         sql = "SELECT doc, meta FROM training_jobs" + where + " ORDER BY seq"
@@ -469,10 +501,13 @@ class Store:
 
     def child_names(self, tuning_job: str) -> list[str]:
         """Names of a tuning job's training jobs in launch order, without loading documents."""
-        rows = self._db.execute(
-            "SELECT name FROM training_jobs WHERE tuning_job = ? ORDER BY seq", (tuning_job,)
-        )
-        return [r[0] for r in rows]
+        names = self._child_names.get(tuning_job)
+        if names is None:
+            rows = self._db.execute(
+                "SELECT name FROM training_jobs WHERE tuning_job = ? ORDER BY seq", (tuning_job,)
+            )
+            names = self._child_names[tuning_job] = [r[0] for r in rows]
+        return list(names)
 
     def active_training_names(self) -> list[str]:
         where, args = _status_in(ACTIVE_TRAINING)
@@ -706,3 +741,14 @@ def _page_filters(query: PageQuery) -> tuple[list[str], list[Any]]:
 
 def _dump(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+def _frozen(doc: str, meta: str) -> tuple[bytes, bytes]:
+    """A training job's stored JSON (doc, meta) in marshal's format: the very values a JSON
+    read gives (lists, not tuples; NaN kept), read back about three times faster."""
+    return marshal.dumps(json.loads(doc)), marshal.dumps(json.loads(meta))
+
+
+def _thawed(frozen: tuple[bytes, bytes]) -> TrainingJob:
+    """A fresh TrainingJob from its frozen row: nothing is shared with the cache."""
+    return training_job(marshal.loads(frozen[0]), marshal.loads(frozen[1]))

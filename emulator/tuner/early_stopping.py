@@ -20,6 +20,7 @@ not finite are left out of the median.
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,7 +46,7 @@ def median_of_running_averages(
 
 def _mean(curve: Sequence[float], epoch: int) -> float:
     """statistics.fmean(curve[:epoch]) exactly (it is fsum / n), without its per-call overhead:
-    this runs for every objective point of every job, over every earlier job."""
+    the from-scratch rule runs it for every earlier job at every objective point."""
     return math.fsum(curve if len(curve) == epoch else curve[:epoch]) / epoch
 
 
@@ -97,17 +98,25 @@ def _decide(
 
 
 class RunningAverages:
-    """Every job's running average after each epoch, each computed once.
+    """The rule for a caller that judges many points: `should_stop` decides exactly as the
+    module's `should_stop` given the same curves, without recomputing over every earlier job.
 
-    The rule reads, at every objective point, every earlier job's running average at that
-    epoch; from raw curves that is O(jobs x epochs) per point. A caller that judges many points
-    keeps one of these (a cache: a job's series only grows, and a job name is never reused
-    for another series) and asks `should_stop`, which decides exactly as the module's
-    `should_stop` given the same curves.
+    The rule reads, at every objective point, the median of every earlier job's running
+    average at that epoch; from raw curves that is O(jobs x epochs) and a sort per point.
+    Here each job's running average after each epoch is computed once, when its curve first
+    shows that epoch, and filed into a per-epoch list kept sorted, so a median is a lookup.
+
+    `earlier` is always a prefix of one tuning job's launch order (the jobs created before
+    the judged one), so its first job names the tuning job, a job's place in it is its
+    launch position, and the judged job's peers are the filed averages whose position is
+    below `len(earlier)`; later jobs that are ahead (few: at most the parallel ones) are
+    stepped over. A cache, like the store's series: a job's series only grows, and a job
+    name is never reused for another series.
     """
 
     def __init__(self) -> None:
         self._by_job: dict[str, list[float]] = {}
+        self._boards: dict[str, _Board] = {}
 
     def of(self, job: str, curve: Sequence[float]) -> list[float]:
         """Running averages of `job` (index 0 = epoch 1), extended to cover `curve`."""
@@ -126,7 +135,63 @@ class RunningAverages:
         min_peers: int = MIN_PEERS,
         min_epoch: int = MIN_EPOCH,
     ) -> bool:
-        """`should_stop` for `earlier` = {earlier job: its curve so far}."""
-        averages = (self.of(job, curve) for job, curve in earlier.items())
-        at_epoch = (a[epoch - 1] for a in averages if len(a) >= epoch)
-        return _decide(value, epoch, at_epoch, objective_type, min_peers, min_epoch)
+        """`should_stop` for `earlier` = {earlier job: its curve so far}, in launch order."""
+        if epoch < max(1, min_epoch) or not earlier:
+            return False
+        board = self._boards.setdefault(next(iter(earlier)), _Board())
+        for position, (job, curve) in enumerate(earlier.items()):
+            if len(curve) > board.filed.get(job, 0):
+                board.file(job, position, self.of(job, curve))
+        return _worse(value, board.median(epoch, len(earlier), min_peers), objective_type)
+
+
+class _Board:
+    """One tuning job's running averages by epoch, each epoch's kept sorted."""
+
+    def __init__(self) -> None:
+        self.filed: dict[str, int] = {}
+        """Epochs of each job filed so far."""
+        self._sorted: dict[int, list[tuple[float, int]]] = {}
+        """epoch -> (finite running average, launch position), ascending."""
+        self._positions: dict[int, list[int]] = {}
+        """epoch -> launch positions filed at that epoch, ascending."""
+        self._average: dict[tuple[int, int], float] = {}
+        """(epoch, launch position) -> the average filed."""
+
+    def file(self, job: str, position: int, averages: Sequence[float]) -> None:
+        """File `job`'s running averages of the epochs not filed yet."""
+        for epoch in range(self.filed.get(job, 0) + 1, len(averages) + 1):
+            average = averages[epoch - 1]
+            if math.isfinite(average):
+                bisect.insort(self._sorted.setdefault(epoch, []), (average, position))
+                bisect.insort(self._positions.setdefault(epoch, []), position)
+                self._average[(epoch, position)] = average
+        self.filed[job] = len(averages)
+
+    def median(self, epoch: int, before: int, min_peers: int) -> float | None:
+        """statistics.median of the finite averages at `epoch` of the jobs at launch
+        positions below `before`; None when fewer than `min_peers` (at least 1) are."""
+        ordered = self._sorted.get(epoch, [])
+        positions = self._positions.get(epoch, [])
+        later = positions[bisect.bisect_left(positions, before) :]
+        skipped = sorted((self._average[(epoch, p)], p) for p in later)
+        count = len(ordered) - len(skipped)
+        if count < max(1, min_peers):
+            return None
+        middle = _kth(ordered, skipped, count // 2)
+        if count % 2:
+            return middle
+        return (_kth(ordered, skipped, count // 2 - 1) + middle) / 2
+
+
+def _kth(
+    ordered: Sequence[tuple[float, int]], skipped: Sequence[tuple[float, int]], k: int
+) -> float:
+    """The `k`-th smallest (0-based) of `ordered` once the entries `skipped` (a sorted subset
+    of it) are left out."""
+    index = k
+    for entry in skipped:
+        if entry > ordered[index]:
+            break
+        index += 1
+    return ordered[index][0]

@@ -98,3 +98,42 @@ def test_running_averages_decide_exactly_as_the_rule_on_a_growing_tuning_job():
             assert cache.should_stop(value, step, earlier, objective) == expected
             decisions.append(expected)
     assert any(decisions) and not all(decisions)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_incremental_medians_decide_as_the_rule_from_scratch_on_random_histories(seed):
+    """Several tuning jobs share one cache; jobs report in random order (later jobs often
+    ahead of earlier ones), with ties, NaN and infinities: every decision, at every point,
+    equals the from-scratch rule's, and so does every median."""
+    import random
+
+    from emulator.tuner.early_stopping import RunningAverages
+
+    rng = random.Random(seed)
+    cache = RunningAverages()
+    tuning_jobs = {
+        t: {f"{t}-job-{i}": [] for i in range(rng.randint(1, 30))} for t in ("a", "b", "c")
+    }
+    levels = [0.0, 0.25, 0.5, 0.75, 1.0, float("nan"), float("inf")]
+    stops = 0
+    for _ in range(1500):
+        curves = tuning_jobs[rng.choice(list(tuning_jobs))]
+        names = list(curves)
+        index = min(int(rng.expovariate(0.15)), len(names) - 1)
+        job = names[index]
+        value = rng.choice(levels) if rng.random() < 0.1 else rng.choice(levels[:5])
+        curves[job].append(value)
+        step = len(curves[job])
+        earlier = {n: curves[n][:step] for n in names[:index]}
+        peers = rng.choice((1, 2, 3))
+        first = rng.choice((1, 2))
+        for objective in ("Minimize", "Maximize"):
+            expected = should_stop(
+                value, step, list(earlier.values()), objective, min_peers=peers, min_epoch=first
+            )
+            got = cache.should_stop(
+                value, step, earlier, objective, min_peers=peers, min_epoch=first
+            )
+            assert got == expected
+            stops += expected
+    assert stops > 0
