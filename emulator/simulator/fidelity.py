@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any
 
 from emulator.simulator.curves import CurveSet, encoded_finals, leave_one_out_error, space_of
-from emulator.simulator.surrogate import FOLDS, cross_validated_error
 
 
 def objective_metric(manifest: dict[str, Any]) -> str | None:
@@ -35,6 +34,11 @@ def replay_error(curve_set: CurveSet) -> dict[str, Any]:
     space = space_of(curve_set.manifest)
     nearest = leave_one_out_error(curve_set, space, metric)
     points, finals = encoded_finals(curve_set, space, metric)
+    from emulator.simulator.surrogate import (  # noqa: PLC0415 - scikit-learn and scipy.stats cost about a second to import: only measuring needs them, not `amt`'s start
+        FOLDS,
+        cross_validated_error,
+    )
+
     surrogate = cross_validated_error(points, finals, folds=min(FOLDS, len(finals)))
     return {
         "metric": metric,
