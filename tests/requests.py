@@ -95,3 +95,15 @@ def tuning_request(name: str = "tune-job", **overrides: Any) -> dict[str, Any]:
         "TrainingJobDefinition": tuning_definition(),
     }
     return merge(base, overrides)
+
+
+def short_tuning_request(name: str) -> dict[str, Any]:
+    """Three short jobs, two at a time, each epoch long enough for its own CloudWatch point
+    (1 s periods): a tuning job whose curves an import reads back."""
+    return tuning_request(
+        name,
+        HyperParameterTuningJobConfig={
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
+        },
+        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "3", "sleep_per_epoch": "1.2"}},
+    )

@@ -26,7 +26,7 @@ from emulator.simulator.importer import (
     write_imported,
 )
 from tests.conftest import Server, wait_for
-from tests.requests import METRICS, tuning_request
+from tests.requests import METRICS, short_tuning_request, tuning_request
 
 ACC = "validation:accuracy"
 NOW = SystemClock().now
@@ -55,13 +55,7 @@ def test_a_tuning_jobs_training_jobs_become_a_curve_set(
     server: Server, unique: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name = unique("import")
-    request = tuning_request(
-        name,
-        HyperParameterTuningJobConfig={
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
-        },
-        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "3", "sleep_per_epoch": "1.2"}},
-    )
+    request = short_tuning_request(name)
     server.sagemaker.create_hyper_parameter_tuning_job(**request)
     assert server.wait_tuning(name)["HyperParameterTuningJobStatus"] == "Completed"
     summaries = server.sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(

@@ -11,7 +11,7 @@ import pytest
 from emulator.cli import main as amt
 from emulator.simulator.curves import load_set
 from tests.conftest import Server
-from tests.requests import tuning_request
+from tests.requests import short_tuning_request
 from tests.sdk.conftest import Sdk
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -23,13 +23,7 @@ def test_the_sdks_analytics_csv_imports_as_the_api_does(
     sdk_v2: Sdk, server: Server, unique: Any, tmp_path: Path
 ) -> None:
     name = unique("sdk-csv")
-    request = tuning_request(
-        name,
-        HyperParameterTuningJobConfig={
-            "ResourceLimits": {"MaxNumberOfTrainingJobs": 3, "MaxParallelTrainingJobs": 2},
-        },
-        TrainingJobDefinition={"StaticHyperParameters": {"epochs": "3", "sleep_per_epoch": "1.2"}},
-    )
+    request = short_tuning_request(name)
     server.sagemaker.create_hyper_parameter_tuning_job(**request)
     assert server.wait_tuning(name)["HyperParameterTuningJobStatus"] == "Completed"
     exported = tmp_path / "analytics.csv"

@@ -163,6 +163,15 @@ def analytics_csv(path: Path, rows: list[list[object]], header: list[str] = HEAD
     return path
 
 
+def import_sample(tmp_path: Path) -> Path:
+    """`amt curves import --csv` of `sample_rows`: the set's path (without `.json`)."""
+    source = analytics_csv(tmp_path / "a.csv", sample_rows())
+    out = tmp_path / "mine"
+    args = ["curves", "import", "--csv", str(source), "--out", str(out)]
+    assert amt([*args, "--objective", ACC, "--objective-type", "Maximize"]) == 0
+    return out
+
+
 def sample_rows() -> list[list[object]]:
     rows: list[list[object]] = []
     for i, lr in enumerate(["0.001", "0.01", "0.1", "0.5"]):
@@ -221,10 +230,7 @@ def test_a_csv_without_the_columns_it_needs_is_refused_and_nothing_is_written(
 def test_imported_csv_set_is_listed_and_simulated_by_path(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = analytics_csv(tmp_path / "a.csv", sample_rows())
-    out = tmp_path / "mine"
-    args = ["curves", "import", "--csv", str(source), "--out", str(out)]
-    assert amt([*args, "--objective", ACC, "--objective-type", "Maximize"]) == 0
+    out = import_sample(tmp_path)
     printed = capsys.readouterr().out
     assert "4 runs" in printed and "skipped job-4" in printed
     assert "mean abs error nearest" in printed
@@ -269,10 +275,7 @@ def test_imported_csv_set_is_listed_and_simulated_by_path(
 def test_the_replay_error_is_measured_at_import_and_reused_while_the_runs_are_the_same(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    source = analytics_csv(tmp_path / "a.csv", sample_rows())
-    out = tmp_path / "mine"
-    args = ["curves", "import", "--csv", str(source), "--out", str(out)]
-    assert amt([*args, "--objective", ACC, "--objective-type", "Maximize"]) == 0
+    out = import_sample(tmp_path)
     manifest_path = tmp_path / "mine.json"
     manifest = json.loads(manifest_path.read_text())
     stored = manifest["replay_error"]
