@@ -76,6 +76,21 @@ def _serve_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         metavar="URL",
         help="MQTT broker for remote agents (mqtt://host:port)",
     )
+    serve.add_argument(
+        "--suggestion-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="processes computing Bayesian suggestions beside the API (default: sized to the "
+        "machine; 0: on the API's event loop)",
+    )
+    serve.add_argument(
+        "--remote-tuners",
+        action="store_const",
+        const=True,
+        default=None,
+        help="with --bus: `amt tuner` workers compute the suggestions, through the broker",
+    )
     add_runtime_arguments(serve)
     serve.add_argument("--log-level", default="WARNING")
     simulated = serve.add_argument_group(
@@ -130,6 +145,8 @@ FLAG_SETTINGS = (
     ("replay", "replay"),
     ("runtime", "runtime"),
     ("container_cli", "container_cli"),
+    ("suggestion_workers", "suggestion_workers"),
+    ("remote_tuners", "remote_tuners"),
 )
 """`amt serve` flags that set the setting of the same meaning when given."""
 
@@ -161,6 +178,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         raise ValueError(
             "--auth sigv4 needs --credentials FILE (access keys, INI like ~/.aws/credentials)"
         )
+    if settings.suggestion_workers is not None and settings.suggestion_workers < 0:
+        raise ValueError(
+            f"--suggestion-workers must be 0 or more, got {settings.suggestion_workers}"
+        )
+    if settings.remote_tuners and not settings.bus_url:
+        raise ValueError("--remote-tuners needs a broker: --bus mqtt://...")
     return settings
 
 

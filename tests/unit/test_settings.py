@@ -74,3 +74,21 @@ def test_settings_are_built_once_and_auth_gets_a_private_agent_key(tmp_path):
     public = dataclasses.replace(settings, agent_credentials=PUBLIC_AGENT_KEY)
     with pytest.raises(ValueError, match="private agent key"):
         create_app(public)
+
+
+def test_suggestion_workers_and_remote_tuners_from_flags(capsys):
+    import argparse
+
+    from emulator.cli import _serve_parser, settings_from_args
+
+    parser = argparse.ArgumentParser()
+    _serve_parser(parser.add_subparsers(dest="command"))
+    plain = settings_from_args(parser.parse_args(["serve"]))
+    assert (plain.suggestion_workers, plain.remote_tuners) == (None, False)
+    flags = ["serve", "--suggestion-workers", "0", "--bus", "mqtt://h:1", "--remote-tuners"]
+    settings = settings_from_args(parser.parse_args(flags))
+    assert (settings.suggestion_workers, settings.remote_tuners) == (0, True)
+    assert main(["serve", "--suggestion-workers", "-1"]) == 2
+    assert "--suggestion-workers must be 0 or more" in capsys.readouterr().err
+    assert main(["serve", "--remote-tuners"]) == 2
+    assert "--remote-tuners needs a broker" in capsys.readouterr().err
