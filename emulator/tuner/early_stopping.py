@@ -46,8 +46,13 @@ def median_of_running_averages(
 
 def _mean(curve: Sequence[float], epoch: int) -> float:
     """statistics.fmean(curve[:epoch]) exactly (it is fsum / n), without its per-call overhead:
-    the from-scratch rule runs it for every earlier job at every objective point."""
-    return math.fsum(curve if len(curve) == epoch else curve[:epoch]) / epoch
+    the from-scratch rule runs it for every earlier job at every objective point. A curve
+    holding both infinities (fsum: ValueError), or whose exact sum leaves the float range
+    (OverflowError), has no average: NaN, which the median leaves out."""
+    try:
+        return math.fsum(curve if len(curve) == epoch else curve[:epoch]) / epoch
+    except (ValueError, OverflowError):
+        return math.nan
 
 
 def _median(averages: Iterable[float], min_peers: int) -> float | None:

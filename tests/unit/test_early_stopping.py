@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from emulator.tuner.early_stopping import median_of_running_averages, should_stop
+from emulator.tuner.early_stopping import (
+    RunningAverages,
+    median_of_running_averages,
+    should_stop,
+)
 
 # Epoch-by-epoch objective values of earlier jobs.
 A = [1.0, 0.8, 0.6]
@@ -137,3 +143,15 @@ def test_incremental_medians_decide_as_the_rule_from_scratch_on_random_histories
             assert got == expected
             stops += expected
     assert stops > 0
+
+
+def test_a_peer_curve_without_an_average_is_left_out_not_an_error():
+    """Both infinities in one curve (fsum raises ValueError) or a sum beyond the float range
+    (OverflowError): that peer has no running average, and the other peers decide."""
+    peers = [[0.5, 0.6], [0.5, 0.6], [0.5, 0.6], [math.inf, -math.inf], [1e308, 1e308]]
+    assert should_stop(0.4, 2, peers, "Maximize")
+    assert not should_stop(0.7, 2, peers, "Maximize")
+    incremental = RunningAverages()
+    earlier = {f"job-{i}": curve for i, curve in enumerate(peers)}
+    assert incremental.should_stop(0.4, 2, earlier, "Maximize")
+    assert not incremental.should_stop(0.7, 2, earlier, "Maximize")
