@@ -483,7 +483,17 @@ class Store:
 
     def children(self, tuning_job: str) -> list[TrainingJob]:
         """Training jobs launched by a tuning job, in launch order (each a fresh copy)."""
-        keys = [name.lower() for name in self.child_names(tuning_job)]
+        return [_thawed(frozen) for _name, frozen in self._child_rows(tuning_job)]
+
+    def child_versions(self, tuning_job: str) -> list[tuple[str, object]]:
+        """A tuning job's children in launch order, each name with a token of its stored row
+        that is replaced on every write to it (compare by identity): a caller keeping copies
+        of the children reads again only those whose token changed, without decoding all."""
+        return list(self._child_rows(tuning_job))
+
+    def _child_rows(self, tuning_job: str) -> list[tuple[str, tuple[bytes, bytes]]]:
+        names = self.child_names(tuning_job)
+        keys = [name.lower() for name in names]
         if any(key not in self._training for key in keys):
             rows = self._db.execute(
                 "SELECT name_key, doc, meta FROM training_jobs WHERE tuning_job = ?",
@@ -492,7 +502,7 @@ class Store:
             for key, doc, meta in rows:
                 if key not in self._training:
                     self._training[key] = _frozen(doc, meta)
-        return [_thawed(self._training[key]) for key in keys]
+        return [(name, self._training[key]) for name, key in zip(names, keys, strict=True)]
 
     def _training_rows(self, where: str, args: Sequence[Any]) -> list[TrainingJob]:
         sql = "SELECT doc, meta FROM training_jobs" + where + " ORDER BY seq"

@@ -15,6 +15,7 @@ engine) decides how a `Launch` or a `Stop` reaches a training job.
 
 from __future__ import annotations
 
+import copy
 import logging
 import secrets
 import uuid
@@ -50,6 +51,7 @@ from emulator.tuner.suggestion import (
     SuggestionRequest,
     Suggestions,
 )
+from emulator.tuner.tally import ChildCopies
 from emulator.tuner.warm_start import (
     IDENTICAL,
     TRANSFER,
@@ -77,6 +79,8 @@ class TunerService:
         self.suggestions: Suggestions = suggestions or InProcess()
         self.running_averages = RunningAverages()
         """Earlier jobs' running averages for the early-stopping rule, each computed once."""
+        self.copies = ChildCopies(store)
+        """Children as last read: an update decodes only those that changed since."""
         self.asked: dict[str, SuggestionRequest] = {}
         """Requests sent and not answered yet, by tuning job: at most one each."""
         self.answered: dict[str, SuggestionAnswer] = {}
@@ -85,6 +89,7 @@ class TunerService:
     def forget(self) -> None:
         """After a reset: nothing remembered of the tuning jobs that are gone."""
         self.running_averages = RunningAverages()
+        self.copies.forget()
         self.asked.clear()
         self.answered.clear()
 
@@ -93,8 +98,9 @@ class TunerService:
         """Bring a tuning job up to date: summary, completion, next launches."""
         row = self.store.get_tuning_job(name)
         if row is None or row.status not in ACTIVE_TUNING:
+            self.copies.drop(name)
             return []
-        children = self.store.children(row.name)
+        children = self.copies.children(row.name)
         self._refresh(row, children)
         active = [c for c in children if c.status in ACTIVE_TRAINING]
         if row.state == "InProgress":
@@ -246,7 +252,7 @@ class TunerService:
         for entry in config.get("ParentHyperParameterTuningJobs", []):
             parent = self.store.get_tuning_job(entry["HyperParameterTuningJobName"])
             if parent is not None:
-                parents.append((parent, self.store.children(parent.name)))
+                parents.append((parent, self.copies.children(parent.name)))
         return parents
 
     def _prior(self, row: TuningJob, space: SearchSpace) -> tuple[Observation, ...]:
@@ -297,10 +303,11 @@ class TunerService:
         self.answered.pop(row.name, None)  # configurations nobody will train
         for child in active:
             if child.status == "InProgress" and row.state != "Failing":
-                commands += self.stop_child(child, "tuning_job_ended")
+                commands += self.stop_child(_own_copy(child), "tuning_job_ended")
         if not active:
             self.records.move_tuning(row, ENDING_OF[row.state])
             commands.append(TuningEnded(row.name, row.status))
+            self.copies.drop(row.name)
         self.store.update_tuning_job(row)
         return commands
 
@@ -316,7 +323,7 @@ class TunerService:
             return []
         started: list[TrainingJob] = []
         params = self._request(row)
-        for lost in _unreplaced_failures(children)[:slots]:
+        for lost in map(_own_copy, _unreplaced_failures(children)[:slots]):
             definition = _definition_named(params, lost.definition)
             tuned = dict(lost.tuned)
             replacement = self._start_child(row, params, definition, tuned, lost.attempt + 1)
@@ -451,6 +458,11 @@ def _slots(row: TuningJob, children: list[TrainingJob], active: int) -> int:
         limits["MaxParallelTrainingJobs"] - active,
         _max_jobs(row) - _counted(children),
     )
+
+
+def _own_copy(child: TrainingJob) -> TrainingJob:
+    """A child to change and store: the copies read through `ChildCopies` are shared."""
+    return replace(child, doc=copy.deepcopy(child.doc), tuned=dict(child.tuned))
 
 
 def _paired(params: dict[str, Any], configs: list[Config]) -> list[tuple[dict[str, Any], Config]]:
