@@ -41,7 +41,7 @@ from emulator.store.sqlite import Store
 from emulator.tuner.completion import CONVERGENCE, check_completion, jobs_not_improving
 from emulator.tuner.definitions import joint_history, joint_space, split
 from emulator.tuner.early_stopping import RunningAverages
-from emulator.tuner.failures import DEFAULT_RETRY_ATTEMPTS, no_success, retry_attempts
+from emulator.tuner.failures import no_success, retry_attempts
 from emulator.tuner.hyperband import EPOCH_KEYS, HyperbandSettings, decide, rung_values
 from emulator.tuner.model import Config, History, ObjectiveType, Observation
 from emulator.tuner.space import SearchSpace
@@ -51,7 +51,7 @@ from emulator.tuner.suggestion import (
     SuggestionRequest,
     Suggestions,
 )
-from emulator.tuner.tally import ChildCopies
+from emulator.tuner.tally import ChildCopies, Tally, retried
 from emulator.tuner.warm_start import (
     IDENTICAL,
     TRANSFER,
@@ -101,20 +101,21 @@ class TunerService:
             self.copies.drop(name)
             return []
         children = self.copies.children(row.name)
-        self._refresh(row, children)
-        active = [c for c in children if c.status in ACTIVE_TRAINING]
+        tally = self.copies.tally(row.name)
+        self._refresh(row, children, tally)
         if row.state == "InProgress":
             failure = no_success(_final_outcomes_in_end_order(children), _max_jobs(row))
-            reason = self._completion_reason(row, children)
+            reason = self._completion_reason(row, children, tally)
             if failure:
                 self.records.move_tuning(row, "Failing", failure)
             elif reason:
                 self.records.move_tuning(row, "Completing", reason)
         if winding_down(row.state):
-            return self._wind_down(row, active)
-        started = self._launch(row, children, len(active))
+            return self._wind_down(row, [c for c in children if c.status in ACTIVE_TRAINING])
+        started = self._launch(row, children, tally)
         if started:
-            self._refresh(row, children + started)
+            children = self.copies.children(row.name)
+            self._refresh(row, children, self.copies.tally(row.name))
         self.store.update_tuning_job(row)
         return [Launch(child.name) for child in started]
 
@@ -229,11 +230,10 @@ class TunerService:
         return commands
 
     # ---- steps --------------------------------------------------------------------------
-    def _refresh(self, row: TuningJob, children: list[TrainingJob]) -> None:
+    def _refresh(self, row: TuningJob, children: list[TrainingJob], tally: Tally) -> None:
         doc = row.doc
-        training, objective = summary.counters(children)
-        doc["TrainingJobStatusCounters"] = training
-        doc["ObjectiveStatusCounters"] = objective
+        doc["TrainingJobStatusCounters"] = dict(tally.training)
+        doc["ObjectiveStatusCounters"] = dict(tally.objective)
         best = summary.best_of(children)
         if best is not None:
             doc["BestTrainingJob"] = summary.training_summary(best)
@@ -269,7 +269,9 @@ class TunerService:
         ]
         return prior_observations(row.doc["WarmStartConfig"]["WarmStartType"], jobs, space)
 
-    def _completion_reason(self, row: TuningJob, children: list[TrainingJob]) -> str | None:
+    def _completion_reason(
+        self, row: TuningJob, children: list[TrainingJob], tally: Tally
+    ) -> str | None:
         config = row.doc["HyperParameterTuningJobConfig"]
         limits = config["ResourceLimits"]
         objective_type = _objective_type(row)
@@ -285,11 +287,9 @@ class TunerService:
         row.doc["TuningJobCompletionDetails"] = details
         if fired is not None:
             return fired.criterion
-        counted = _counted(children)
-        active = sum(c.status in ACTIVE_TRAINING for c in children)
-        if counted >= _max_jobs(row) and active == 0:
+        if tally.counted >= _max_jobs(row) and tally.active == 0:
             return "MaxNumberOfTrainingJobs"
-        if row.exhausted and active == 0:
+        if row.exhausted and tally.active == 0:
             return "SearchSpaceExhausted"
         limit = limits.get("MaxRuntimeInSeconds")
         if limit and self.clock.now() - row.doc["CreationTime"] >= limit:
@@ -312,13 +312,13 @@ class TunerService:
         return commands
 
     def _launch(
-        self, row: TuningJob, children: list[TrainingJob], active: int
+        self, row: TuningJob, children: list[TrainingJob], tally: Tally
     ) -> list[TrainingJob]:
         """Start as many children as the limits allow; the children started.
 
         Replacements of lost jobs start at once; new configurations once the strategy's answer
         is in, which may be later (`on_suggestions`): no second request while one is out."""
-        slots = _slots(row, children, active)
+        slots = _slots(row, tally)
         if slots <= 0:
             return []
         started: list[TrainingJob] = []
@@ -451,12 +451,12 @@ class TunerService:
         return params
 
 
-def _slots(row: TuningJob, children: list[TrainingJob], active: int) -> int:
+def _slots(row: TuningJob, tally: Tally) -> int:
     """New training jobs the limits allow now."""
     limits = row.doc["HyperParameterTuningJobConfig"]["ResourceLimits"]
     return min(
-        limits["MaxParallelTrainingJobs"] - active,
-        _max_jobs(row) - _counted(children),
+        limits["MaxParallelTrainingJobs"] - tally.active,
+        _max_jobs(row) - tally.counted,
     )
 
 
@@ -489,29 +489,14 @@ def _without_objective_hp(definition: dict[str, Any]) -> dict[str, Any]:
     return {**definition, "StaticHyperParameters": static_hyperparameters(definition)}
 
 
-def _retried(child: TrainingJob) -> bool:
-    """An internal failure that a replacement stands for (launched, or due: retries left)."""
-    if summary.counter_key(child) != "RetryableError":
-        return False
-    if child.replaced_by:
-        return True
-    limit = 1 + DEFAULT_RETRY_ATTEMPTS if child.max_attempts is None else child.max_attempts
-    return child.attempt < limit
-
-
 def _unreplaced_failures(children: list[TrainingJob]) -> list[TrainingJob]:
     """Children lost to an internal error, with retries left, not replaced yet."""
-    return [c for c in children if _retried(c) and not c.replaced_by]
-
-
-def _counted(children: list[TrainingJob]) -> int:
-    """Jobs that count against MaxNumberOfTrainingJobs: retried internal failures do not."""
-    return sum(not _retried(c) for c in children)
+    return [c for c in children if retried(c) and not c.replaced_by]
 
 
 def _final_outcomes_in_end_order(children: list[TrainingJob]) -> list[str]:
     """TrainingJobStatus of each finished attempt (retried failures left out), by end time."""
-    ended = [c for c in children if c.status not in ACTIVE_TRAINING and not _retried(c)]
+    ended = [c for c in children if c.status not in ACTIVE_TRAINING and not retried(c)]
     ended.sort(key=lambda c: c.doc.get("TrainingEndTime", 0.0))
     return [c.status for c in ended]
 

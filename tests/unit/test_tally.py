@@ -1,5 +1,6 @@
-"""The tuner's copies of a tuning job's children equal a fresh read of the store after any
-sequence of writes, and an update decodes only the children written since the last one."""
+"""The tuner's copies of a tuning job's children, and the counts it keeps over them one child
+at a time, equal a fresh read and a count from scratch after any sequence of writes; an update
+decodes only the children written since the last one."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import pytest
 
 from emulator.domain import summary
 from emulator.domain.jobs import TrainingJob
+from emulator.domain.status import ACTIVE_TRAINING
 from emulator.store.sqlite import Store
-from emulator.tuner.tally import ChildCopies
+from emulator.tuner.tally import ChildCopies, Tally, retried
 
 STATUSES = ("InProgress", "Stopping", "Completed", "Failed", "Stopped")
 
@@ -76,6 +78,8 @@ def test_copies_equal_a_fresh_read_after_random_writes(store: Store, seed: int) 
             job.doc["TrainingJobStatus"] = rng.choice(STATUSES)
             job.doc["TrainingEndTime"] = rng.random()
             job.retryable = rng.random() < 0.3
+            job.attempt = rng.choice((1, 2, 3))
+            job.replaced_by = rng.choice((None, "t-999"))
             store.update_training_job(job)
             written = 1
         elif action < 0.8:
@@ -101,6 +105,10 @@ def test_copies_equal_a_fresh_read_after_random_writes(store: Store, seed: int) 
         fresh = store.children("t")
         assert read_as(kept) == read_as(fresh)
         assert summary.counters(kept) == summary.counters(fresh)
+        assert copies.tally("t") == Tally.of(fresh)
+        assert copies.tally("t").active == sum(c.status in ACTIVE_TRAINING for c in fresh)
+        assert copies.tally("t").counted == len(fresh) - sum(map(retried, fresh))
+        assert (copies.tally("t").training, copies.tally("t").objective) == summary.counters(fresh)
         assert read_as([b for b in [summary.best_of(kept)] if b]) == read_as(
             [b for b in [summary.best_of(fresh)] if b]
         )
