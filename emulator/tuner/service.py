@@ -104,8 +104,8 @@ class TunerService:
         tally = self.copies.tally(row.name)
         self._refresh(row, children, tally)
         if row.state == "InProgress":
-            failure = no_success(_final_outcomes_in_end_order(children), _max_jobs(row))
-            reason = self._completion_reason(row, children, tally)
+            failure = no_success(tally.final_outcomes(), _max_jobs(row))
+            reason = self._completion_reason(row, tally)
             if failure:
                 self.records.move_tuning(row, "Failing", failure)
             elif reason:
@@ -269,13 +269,11 @@ class TunerService:
         ]
         return prior_observations(row.doc["WarmStartConfig"]["WarmStartType"], jobs, space)
 
-    def _completion_reason(
-        self, row: TuningJob, children: list[TrainingJob], tally: Tally
-    ) -> str | None:
+    def _completion_reason(self, row: TuningJob, tally: Tally) -> str | None:
         config = row.doc["HyperParameterTuningJobConfig"]
         limits = config["ResourceLimits"]
         objective_type = _objective_type(row)
-        values = _final_values_in_end_order(children)
+        values = tally.final_values()
         details: dict[str, Any] = {
             "NumberOfTrainingJobsObjectiveNotImproving": jobs_not_improving(values, objective_type)
         }
@@ -494,13 +492,6 @@ def _unreplaced_failures(children: list[TrainingJob]) -> list[TrainingJob]:
     return [c for c in children if retried(c) and not c.replaced_by]
 
 
-def _final_outcomes_in_end_order(children: list[TrainingJob]) -> list[str]:
-    """TrainingJobStatus of each finished attempt (retried failures left out), by end time."""
-    ended = [c for c in children if c.status not in ACTIVE_TRAINING and not retried(c)]
-    ended.sort(key=lambda c: c.doc.get("TrainingEndTime", 0.0))
-    return [c.status for c in ended]
-
-
 def _int(values: dict[str, str], keys: tuple[str, ...]) -> int:
     """The first of `keys` present in `values` as an integer (0 when none is)."""
     for key in keys:
@@ -520,16 +511,6 @@ def _space_of(doc: dict[str, Any], definition: dict[str, Any]) -> SearchSpace:
 def _objective_type(row: TuningJob) -> ObjectiveType:
     objective = row.doc["HyperParameterTuningJobConfig"].get("HyperParameterTuningJobObjective")
     return "Minimize" if (objective or {}).get("Type") == "Minimize" else "Maximize"
-
-
-def _final_values_in_end_order(children: list[TrainingJob]) -> list[float | None]:
-    """Final objective values of the finished children, in the order they finished."""
-    ended = [c for c in children if c.status not in ACTIVE_TRAINING]
-    ended = [c for c in ended if summary.counter_key(c) != "RetryableError"]
-    ended.sort(key=lambda c: c.doc.get("TrainingEndTime", 0.0))
-    return [
-        c.objective_value if summary.objective_status(c) == "Succeeded" else None for c in ended
-    ]
 
 
 def _max_jobs(row: TuningJob) -> int:

@@ -13,6 +13,7 @@ from the store.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
 from emulator.domain import summary
@@ -33,10 +34,25 @@ def retried(child: TrainingJob) -> bool:
     return child.attempt < limit
 
 
+EndKey = tuple[float, int]
+"""Where a finished child stands among the finished: its TrainingEndTime, then its place in
+launch order (a stable sort by end time)."""
+
+
+def _take_out(ended: list[tuple[EndKey, object]], key: EndKey) -> bool:
+    """Remove the entry of `key`; False when there is none (the tally must be counted again)."""
+    at = bisect_left(ended, (key,))
+    if at == len(ended) or ended[at][0] != key:
+        return False
+    del ended[at]
+    return True
+
+
 @dataclass
 class Tally:
-    """Counts over a tuning job's children, kept by adding and taking away one child at a
-    time: the same numbers `summary.counters` and a count over all children give."""
+    """Counts over a tuning job's children, and its finished children in the order they
+    ended, kept by adding and taking away one child at a time: the same as a pass over all
+    children gives (`summary.counters`, a count, a sort by end time)."""
 
     training: dict[str, int] = field(default_factory=zero_training_counters)
     objective: dict[str, int] = field(default_factory=zero_objective_counters)
@@ -44,20 +60,50 @@ class Tally:
     """Children still running (InProgress or Stopping)."""
     counted: int = 0
     """Children that count against MaxNumberOfTrainingJobs (retried failures do not)."""
+    _outcomes: list[tuple[EndKey, object]] = field(default_factory=list)
+    _values: list[tuple[EndKey, object]] = field(default_factory=list)
+    sound: bool = True
+    """False once a child taken out was not found where it was counted in."""
 
-    def add(self, job: TrainingJob, times: int = 1) -> None:
-        """Count `job` in (`times` = -1: take it out)."""
-        self.training[summary.counter_key(job)] += times
+    def add(self, job: TrainingJob, index: int, times: int = 1) -> None:
+        """Count in `job`, the `index`-th launched (`times` = -1: take it out)."""
+        key = summary.counter_key(job)
+        self.training[key] += times
         self.objective[summary.objective_status(job)] += times
         self.active += times * (job.status in ACTIVE_TRAINING)
-        self.counted += times * (not retried(job))
+        counted = not retried(job)
+        self.counted += times * counted
+        if job.status in ACTIVE_TRAINING:
+            return
+        end: EndKey = (job.doc.get("TrainingEndTime", 0.0), index)
+        if counted:
+            if times > 0:
+                insort(self._outcomes, (end, job.status))
+            else:
+                self.sound &= _take_out(self._outcomes, end)
+        if key != "RetryableError":
+            succeeded = summary.objective_status(job) == "Succeeded"
+            if times > 0:
+                insort(self._values, (end, job.objective_value if succeeded else None))
+            else:
+                self.sound &= _take_out(self._values, end)
+
+    def final_outcomes(self) -> list[str]:
+        """TrainingJobStatus of each finished attempt (retried failures left out), in the
+        order they ended: what `failures.no_success` reads."""
+        return [str(status) for _end, status in self._outcomes]
+
+    def final_values(self) -> list[float | None]:
+        """Final objective values of the finished children (None: no objective; internal
+        failures left out), in the order they ended: what `completion` reads."""
+        return [value for _end, value in self._values]  # type: ignore[misc]
 
     @classmethod
     def of(cls, children: list[TrainingJob]) -> Tally:
         """Counted from scratch."""
         tally = cls()
-        for job in children:
-            tally.add(job)
+        for index, job in enumerate(children):
+            tally.add(job, index)
         return tally
 
 
@@ -78,10 +124,13 @@ class ChildCopies:
             raise
 
     def _read(self, tuning_job: str) -> list[TrainingJob]:
-        known = self._copies.get(tuning_job, {})
-        tally = self._tallies.get(tuning_job) or Tally()
+        known = self._copies.get(tuning_job)
+        tally = self._tallies[tuning_job] if known is not None else Tally()
+        versions = self.store.child_versions(tuning_job)
+        if known is None or not known.keys() <= {name for name, _token in versions}:
+            known, tally = {}, Tally()  # new, or children deleted: places moved, count again
         current: dict[str, tuple[object, TrainingJob]] = {}
-        for name, token in self.store.child_versions(tuning_job):
+        for index, (name, token) in enumerate(versions):
             seen = known.pop(name, None)
             if seen is None or seen[0] is not token:
                 job = self.store.get_training_job(name)
@@ -91,15 +140,16 @@ class ChildCopies:
                     self._tallies[tuning_job] = Tally.of(children)
                     return children
                 if seen is not None:
-                    tally.add(seen[1], -1)
-                tally.add(job)
+                    tally.add(seen[1], index, -1)
+                tally.add(job, index)
                 seen = (token, job)
             current[name] = seen
-        for _token, gone in known.values():  # deleted children
-            tally.add(gone, -1)
+        children = [job for _token, job in current.values()]
+        if not tally.sound:
+            tally = Tally.of(children)
         self._copies[tuning_job] = current
         self._tallies[tuning_job] = tally
-        return [job for _token, job in current.values()]
+        return children
 
     def tally(self, tuning_job: str) -> Tally:
         """The counts over the children as `children` last read them."""

@@ -42,6 +42,23 @@ def read_as(jobs: list[TrainingJob]) -> list[str]:
     return [repr(job) for job in jobs]
 
 
+def by_end(jobs: list[TrainingJob]) -> list[TrainingJob]:
+    ended = [job for job in jobs if job.status not in ACTIVE_TRAINING]
+    return sorted(ended, key=lambda job: job.doc.get("TrainingEndTime", 0.0))
+
+
+def outcomes_by_end(jobs: list[TrainingJob]) -> list[str]:
+    return [job.status for job in by_end(jobs) if not retried(job)]
+
+
+def values_by_end(jobs: list[TrainingJob]) -> list[float | None]:
+    return [
+        job.objective_value if summary.objective_status(job) == "Succeeded" else None
+        for job in by_end(jobs)
+        if summary.counter_key(job) != "RetryableError"
+    ]
+
+
 class CountingStore:
     """The store, counting the training jobs decoded one by one."""
 
@@ -76,7 +93,7 @@ def test_copies_equal_a_fresh_read_after_random_writes(store: Store, seed: int) 
             job = store.get_training_job(rng.choice(names))
             assert job is not None
             job.doc["TrainingJobStatus"] = rng.choice(STATUSES)
-            job.doc["TrainingEndTime"] = rng.random()
+            job.doc["TrainingEndTime"] = rng.choice((1.0, 2.0, 3.0))  # ties: launch order
             job.retryable = rng.random() < 0.3
             job.attempt = rng.choice((1, 2, 3))
             job.replaced_by = rng.choice((None, "t-999"))
@@ -108,6 +125,8 @@ def test_copies_equal_a_fresh_read_after_random_writes(store: Store, seed: int) 
         assert copies.tally("t") == Tally.of(fresh)
         assert copies.tally("t").active == sum(c.status in ACTIVE_TRAINING for c in fresh)
         assert copies.tally("t").counted == len(fresh) - sum(map(retried, fresh))
+        assert copies.tally("t").final_outcomes() == outcomes_by_end(fresh)
+        assert copies.tally("t").final_values() == values_by_end(fresh)
         assert (copies.tally("t").training, copies.tally("t").objective) == summary.counters(fresh)
         assert read_as([b for b in [summary.best_of(kept)] if b]) == read_as(
             [b for b in [summary.best_of(fresh)] if b]
