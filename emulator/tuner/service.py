@@ -234,9 +234,8 @@ class TunerService:
         doc = row.doc
         doc["TrainingJobStatusCounters"] = dict(tally.training)
         doc["ObjectiveStatusCounters"] = dict(tally.objective)
-        best = summary.best_of(children)
-        if best is not None:
-            doc["BestTrainingJob"] = summary.training_summary(best)
+        if tally.best is not None:
+            doc["BestTrainingJob"] = summary.training_summary(tally.best)
         warm = doc.get("WarmStartConfig") or {}
         if warm.get("WarmStartType") == IDENTICAL:
             family = children + [c for _p, cs in self._parents(row) for c in cs]

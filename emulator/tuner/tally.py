@@ -13,6 +13,7 @@ from the store.
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
@@ -64,6 +65,12 @@ class Tally:
     _values: list[tuple[EndKey, object]] = field(default_factory=list)
     sound: bool = True
     """False once a child taken out was not found where it was counted in."""
+    best: TrainingJob | None = None
+    """`summary.best_of` the children, while `best_known`."""
+    best_index: int = -1
+    best_known: bool = True
+    """False once a job that had succeeded changed (or a value that does not compare, NaN,
+    turned up): `best` is then found again by a pass over all children."""
 
     def add(self, job: TrainingJob, index: int, times: int = 1) -> None:
         """Count in `job`, the `index`-th launched (`times` = -1: take it out)."""
@@ -75,6 +82,8 @@ class Tally:
         self.counted += times * counted
         if job.status in ACTIVE_TRAINING:
             return
+        if summary.objective_status(job) == "Succeeded":
+            self._succeeded(job, index, times)
         end: EndKey = (job.doc.get("TrainingEndTime", 0.0), index)
         if counted:
             if times > 0:
@@ -87,6 +96,31 @@ class Tally:
                 insort(self._values, (end, job.objective_value if succeeded else None))
             else:
                 self.sound &= _take_out(self._values, end)
+
+    def _succeeded(self, job: TrainingJob, index: int, times: int) -> None:
+        """Bring `best` up to date with a succeeded job counted in or taken out: a job counted
+        in wins when better, or equal and launched earlier (as `best_of`'s pass in launch
+        order decides); anything else is left to a pass over all children."""
+        if times < 0 or not self.best_known:
+            self.best_known = False
+            return
+        value = job.objective_value
+        assert value is not None  # it succeeded
+        if math.isnan(value):
+            self.best_known = False
+            return
+        best = self.best
+        if best is None:
+            self.best, self.best_index = job, index
+            return
+        held = best.objective_value
+        assert held is not None
+        if job.objective.get("Type") != best.objective.get("Type"):
+            self.best_known = False
+        elif (value < held if job.objective["Type"] == "Minimize" else value > held) or (
+            value == held and index < self.best_index
+        ):
+            self.best, self.best_index = job, index
 
     def final_outcomes(self) -> list[str]:
         """TrainingJobStatus of each finished attempt (retried failures left out), in the
@@ -147,6 +181,10 @@ class ChildCopies:
         children = [job for _token, job in current.values()]
         if not tally.sound:
             tally = Tally.of(children)
+        if not tally.best_known:
+            tally.best = summary.best_of(children)
+            tally.best_index = -1 if tally.best is None else children.index(tally.best)
+            tally.best_known = tally.best is None or not math.isnan(tally.best.objective_value or 0)
         self._copies[tuning_job] = current
         self._tallies[tuning_job] = tally
         return children

@@ -102,7 +102,7 @@ def test_copies_equal_a_fresh_read_after_random_writes(store: Store, seed: int) 
         elif action < 0.8:
             job = store.get_training_job(rng.choice(names))
             assert job is not None
-            job.objective_value = rng.random()
+            job.objective_value = rng.choice((0.25, 0.5, 0.75, float("nan"), rng.random()))
             store.update_training_meta(job)
             written = 1
         elif action < 0.9:
@@ -122,11 +122,13 @@ def test_copies_equal_a_fresh_read_after_random_writes(store: Store, seed: int) 
         fresh = store.children("t")
         assert read_as(kept) == read_as(fresh)
         assert summary.counters(kept) == summary.counters(fresh)
-        assert copies.tally("t") == Tally.of(fresh)
+        scratch = Tally.of(fresh)
+        assert (scratch.training, scratch.objective) == summary.counters(fresh)
         assert copies.tally("t").active == sum(c.status in ACTIVE_TRAINING for c in fresh)
         assert copies.tally("t").counted == len(fresh) - sum(map(retried, fresh))
         assert copies.tally("t").final_outcomes() == outcomes_by_end(fresh)
-        assert copies.tally("t").final_values() == values_by_end(fresh)
+        assert repr(copies.tally("t").best) == repr(summary.best_of(fresh))
+        assert repr(copies.tally("t").final_values()) == repr(values_by_end(fresh))
         assert (copies.tally("t").training, copies.tally("t").objective) == summary.counters(fresh)
         assert read_as([b for b in [summary.best_of(kept)] if b]) == read_as(
             [b for b in [summary.best_of(fresh)] if b]
