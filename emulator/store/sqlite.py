@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -300,9 +300,22 @@ class Store:
                 raise
             self._depth -= 1
             if outer:
-                self._db.execute("COMMIT")
-                if self._checkpointer is not None:
-                    self._checkpointer.committed()
+                self._commit()
+
+    def _commit(self) -> None:
+        """COMMIT; if it fails (a full disk shows here, when the WAL is written), nothing of
+        the transaction stays: not in the database (SQLite may or may not have rolled it back
+        already) and not in the caches, which took its writes as they were made."""
+        try:
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._forget()
+            if self._db.in_transaction:
+                with suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+            raise
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
