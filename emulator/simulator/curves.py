@@ -465,5 +465,13 @@ def leave_one_out_error(curve_set: CurveSet, space: SearchSpace, metric: str) ->
         "mean_abs_error": float(errors.mean()),
         "median_abs_error": float(np.median(errors)),
         "baseline_mean_abs_error": float(np.mean(np.abs(finals - finals.mean()))),
-        "spearman": float(spearmanr(predicted, finals).statistic),
+        "spearman": rank_correlation(predicted, finals),
     }
+
+
+def rank_correlation(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """Spearman's rank correlation of predictions and outcomes; NaN where either side is
+    constant (three runs of a coarse metric often tie), where no ranking exists to compare."""
+    if np.ptp(predicted) == 0 or np.ptp(actual) == 0:
+        return float("nan")
+    return float(spearmanr(predicted, actual).statistic)

@@ -29,12 +29,17 @@ import warnings
 from collections.abc import Mapping
 
 import numpy as np
-from scipy.stats import spearmanr
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
-from emulator.simulator.curves import Curve, NoRecordedCurve, RecordedCurves, Run
+from emulator.simulator.curves import (
+    Curve,
+    NoRecordedCurve,
+    RecordedCurves,
+    Run,
+    rank_correlation,
+)
 
 NEIGHBOURS = 8
 """Recorded runs considered for a configuration's curve shape."""
@@ -121,5 +126,5 @@ def cross_validated_error(
     errors = np.abs(predicted - finals)
     return {
         "mean_abs_error": float(errors.mean()),
-        "spearman": float(spearmanr(predicted, finals).statistic),
+        "spearman": rank_correlation(predicted, finals),
     }

@@ -278,6 +278,19 @@ def test_leave_one_out_error_compares_each_run_with_its_nearest_other_run() -> N
     assert -1 <= error["spearman"] <= 1
 
 
+def test_rank_correlation_is_nan_not_a_warning_when_every_final_ties() -> None:
+    tied = CurveSet(
+        "tied",
+        {},
+        tuple(
+            Run(r.run_id, r.hyperparameters, Curve({METRIC: [0.5, 0.7]}, [5.0, 5.0]))
+            for r in recorded().runs
+        ),
+    )
+    error = leave_one_out_error(tied, SPACE, METRIC)  # warnings are errors under pytest
+    assert np.isnan(error["spearman"]) and error["mean_abs_error"] == 0
+
+
 def test_synthetic_curves_are_seeded_and_better_near_the_optimum() -> None:
     source = SyntheticCurves(epochs=5)
     a = source.curve({"lr": "0.1"}, np.random.default_rng(3))
