@@ -150,12 +150,17 @@ class Scheduler:
             return self.lose_agent_jobs(lambda a: a == beat.agent, LOST_AGENT.format(beat.agent))
         beats = self._beats[beat.agent] = self._beats.get(beat.agent, 0) + 1
         running = set(beat.running)
+        active: set[str] = set()
 
         def lost(row: TrainingJob) -> bool:
             """Not running there though the agent got its assignment (or a later one), or the
-            assignment never arrived (an agent restarted meanwhile)."""
+            assignment never arrived (an agent restarted meanwhile, or a broker restart lost
+            it). Only this agent's own heartbeats count: another agent's say nothing of it."""
             name = row.doc["TrainingJobName"]
-            if row.agent != beat.agent or name in running:
+            active.add(name)
+            if row.agent != beat.agent:
+                return False
+            if name in running:
                 self._assigned_beat.pop(name, None)
                 return False
             # Strictly later: an assignment sent before this one carries a time at most equal
@@ -167,8 +172,9 @@ class Scheduler:
 
         lost_rows = self.lose_jobs(lost, LOST_JOB.format(beat.agent))
         for row in lost_rows:
-            self._assigned_beat.pop(row.doc["TrainingJobName"], None)
             self._stop_beat.pop(row.doc["TrainingJobName"], None)
+        for ended in self._assigned_beat.keys() - (active - {r.name for r in lost_rows}):
+            del self._assigned_beat[ended]
         return lost_rows
 
     def forget_jobs(self) -> None:

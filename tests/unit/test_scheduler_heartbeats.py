@@ -38,11 +38,14 @@ def scheduler(tmp_path: Path, clock: ManualClock) -> Iterator[Scheduler]:
 
 
 def beat(
-    clock: ManualClock, running: tuple[str, ...] = (), assigned_until: float = 0.0
+    clock: ManualClock,
+    running: tuple[str, ...] = (),
+    assigned_until: float = 0.0,
+    agent: str = AGENT,
 ) -> AgentHeartbeat:
     return AgentHeartbeat(
         ts=clock.now(),
-        agent=AGENT,
+        agent=agent,
         host="h",
         slots=2,
         running=running,
@@ -112,6 +115,21 @@ async def test_an_assignment_never_acknowledged_is_lost_after_some_heartbeats(
     assert [r.doc["TrainingJobName"] for r in scheduler.on_heartbeat(beat(clock))] == [
         "never-arrived"
     ]
+
+
+async def test_other_agents_heartbeats_do_not_restart_the_count_of_an_undelivered_one(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    """A second agent beats between this agent's beats (a broker restart lost the
+    assignment): the job is still lost after UNDELIVERED_BEATS of its own agent's beats."""
+    await assigned(scheduler, clock, "never-arrived")
+    other = beat(clock, agent="agent-2")
+    lost: list[str] = []
+    for _ in range(UNDELIVERED_BEATS):
+        clock.advance(HEARTBEAT_SECONDS)
+        assert scheduler.on_heartbeat(other) == []
+        lost += [r.doc["TrainingJobName"] for r in scheduler.on_heartbeat(beat(clock))]
+    assert lost == ["never-arrived"]
 
 
 async def test_a_stop_lost_with_the_control_plane_is_sent_again_after_some_heartbeats(
