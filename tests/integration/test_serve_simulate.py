@@ -438,7 +438,8 @@ def test_jobs_are_paced_by_their_curves_in_virtual_time(sim: SimServer) -> None:
             finals = {m["MetricName"]: m["Value"] for m in job["FinalMetricDataList"]}
             assert finals[METRIC] == curve.epoch_values[METRIC][-1]
         else:
-            assert job["TrainingJobStatus"] == "Stopped" and stopped_early(job)
+            why = (job["TrainingJobStatus"], job.get("FailureReason"), job["SecondaryStatus"])
+            assert job["TrainingJobStatus"] == "Stopped" and stopped_early(job), why
 
 
 def test_parallel_jobs_replay_their_own_curves_and_only_early_stopping_stops_them(
