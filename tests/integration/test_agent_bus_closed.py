@@ -7,21 +7,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from agents.agent import BUS_LOST_REASON, Agent
-from agents.runner import AgentContext
+from agents.agent import BUS_LOST_REASON
 from emulator.bus.base import BusClosed
 from emulator.bus.memory import InProcessBus
-from emulator.clock import SystemClock
 from emulator.domain.events import Assignment, Event, agent_topic, training_topic
-from tests.requests import training_request
+from tests.program_agent import AGENT, program_agent, program_job
 
-IMAGE = "local/printer:1"
 PROGRAM = "import time\nwhile True:\n    print('tick', flush=True)\n    time.sleep(0.05)\n"
 
 
@@ -55,22 +50,13 @@ async def test_a_closed_bus_ends_the_job_with_a_retryable_reason(
     program = tmp_path / "printer.py"
     program.write_text(PROGRAM)
     bus = ClosingBus()
-    ctx = AgentContext(
-        work_dir=tmp_path / "jobs",
-        clock=SystemClock(),
-        images={IMAGE: f"{sys.executable} {program}"},
-        use_mount_namespace=False,
-        stop_grace_seconds=1.0,
-    )
-    agent = Agent("agent-test", bus, ctx, slots=1, host="h")
-    job: dict[str, Any] = training_request("closing-job")
-    job["AlgorithmSpecification"]["TrainingImage"] = IMAGE
-    job["OutputDataConfig"]["S3OutputPath"] = (tmp_path / "out").as_uri()
+    agent = program_agent(bus, program, tmp_path)
+    job = program_job("closing-job", tmp_path)
     caplog.set_level(logging.INFO)
     logs_topic = training_topic("closing-job", "logs")
     async with bus.subscribe(logs_topic) as logs, agent.running_context():
-        assignment = Assignment(ts=0.0, agent="agent-test", job="closing-job", spec=job)
-        await bus.publish(agent_topic("agent-test", "assignments"), assignment)
+        assignment = Assignment(ts=0.0, agent=AGENT, job="closing-job", spec=job)
+        await bus.publish(agent_topic(AGENT, "assignments"), assignment)
         await asyncio.wait_for(logs.__anext__(), 30)  # the program runs
         task, _stop = agent.running["closing-job"]
         bus.closed = True
