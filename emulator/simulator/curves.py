@@ -451,8 +451,6 @@ def leave_one_out_error(curve_set: CurveSet, space: SearchSpace, metric: str) ->
     `metric` against that of its nearest other run. Mean and median absolute error, the error
     of always answering the mean (for scale), and the Spearman rank correlation of predicted
     and true finals (what a tuner's choices depend on)."""
-    from scipy.stats import spearmanr  # noqa: PLC0415 - scipy.stats costs ~0.6 s to import: only this report needs it, not a server that replays curves
-
     points, finals = encoded_finals(curve_set, space, metric)
     predicted = np.empty_like(finals)
     for i in range(len(finals)):
@@ -474,4 +472,6 @@ def rank_correlation(predicted: np.ndarray, actual: np.ndarray) -> float:
     constant (three runs of a coarse metric often tie), where no ranking exists to compare."""
     if np.ptp(predicted) == 0 or np.ptp(actual) == 0:
         return float("nan")
+    from scipy.stats import spearmanr  # noqa: PLC0415 - scipy.stats costs ~0.6 s to import: only the replay error needs it, not a server that replays curves
+
     return float(spearmanr(predicted, actual).statistic)
