@@ -120,10 +120,11 @@ class ControlPlane:
                 await self._stop_if_ended(event)
         elif isinstance(event, AgentHeartbeat):
             lost = self.scheduler.on_heartbeat(event)
-            if lost:
-                await self.lifecycle.ended(lost)
             await self.scheduler.stop_again(event)
-            await self.scheduler.place_waiting()
+            if lost:
+                await self.lifecycle.ended(lost)  # frees their slots, placing what waits
+            else:
+                await self.scheduler.place_waiting()  # the beat may show new room
 
     async def _bulk(self, events: Sequence[BulkEvent]) -> None:
         """A run of metric and log events: stored together, then judged point by point."""
