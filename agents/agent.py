@@ -34,7 +34,7 @@ from emulator.domain.events import (
     agent_topic,
     training_topic,
 )
-from emulator.domain.instances import gpus_for
+from emulator.domain.instances import gpus_of
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +227,7 @@ class Agent:
 
     def _job_context(self, job: str, spec: dict[str, Any]) -> AgentContext:
         """The job's own view of the host: the GPUs its instance type asks for, if free."""
-        resources = spec.get("ResourceConfig", {})
-        wanted = gpus_for(resources.get("InstanceType", ""), resources.get("InstanceCount", 1))
+        wanted = gpus_of(spec)
         free = [g.index for g in self.gpus if g.index not in self.gpu_owner]
         granted = tuple(free[:wanted]) if len(free) >= wanted else ()
         for index in granted:
@@ -261,7 +260,7 @@ class Agent:
         stop: StopRequest,
     ) -> None:
         resources = spec.get("ResourceConfig", {})
-        wanted = gpus_for(resources.get("InstanceType", ""), resources.get("InstanceCount", 1))
+        wanted = gpus_of(spec)
         if wanted > ctx.num_gpus:
             await reporter.log(
                 f"[amt] {resources.get('InstanceType')} asks for {wanted} GPU(s); this agent "

@@ -23,7 +23,7 @@ from emulator.domain.events import (
     agent_topic,
     training_topic,
 )
-from emulator.domain.instances import gpus_for
+from emulator.domain.instances import gpus_of
 from emulator.domain.jobs import TrainingJob
 from emulator.domain.status import ACTIVE_TRAINING
 from emulator.records import JobRecords
@@ -90,8 +90,9 @@ class Scheduler:
         self._agent_of: dict[str, str] = {}
         self._beats: dict[str, int] = {}
         """Heartbeats received from each agent."""
-        self._assigned_beat: dict[str, int] = {}
-        """Job -> its agent's heartbeat count when it was assigned (or first judged)."""
+        self._assigned_beat: dict[str, dict[str, int]] = {}
+        """Agent -> job -> the agent's heartbeat count when the job was assigned there (or
+        first judged), until a heartbeat shows it running."""
         self._stop_beat: dict[str, int] = {}
         """Job -> its agent's heartbeat count when a stop was last sent for it."""
         self._instances: dict[str, dict[str, tuple[str, float]]] = {}
@@ -150,31 +151,31 @@ class Scheduler:
             return self.lose_agent_jobs(lambda a: a == beat.agent, LOST_AGENT.format(beat.agent))
         beats = self._beats[beat.agent] = self._beats.get(beat.agent, 0) + 1
         running = set(beat.running)
-        active: set[str] = set()
-
-        def lost(row: TrainingJob) -> bool:
-            """Not running there though the agent got its assignment (or a later one), or the
-            assignment never arrived (an agent restarted meanwhile, or a broker restart lost
-            it). Only this agent's own heartbeats count: another agent's say nothing of it."""
-            name = row.doc["TrainingJobName"]
-            active.add(name)
-            if row.agent != beat.agent:
-                return False
+        placed = self.store.active_training_names(agent=beat.agent)
+        counted = self._assigned_beat.setdefault(beat.agent, {})
+        for ended in counted.keys() - set(placed):
+            del counted[ended]
+        suspects = []
+        for name in placed:
             if name in running:
-                self._assigned_beat.pop(name, None)
-                return False
-            # Strictly later: an assignment sent before this one carries a time at most equal
-            # to this one's (equal too when the clock reads the same twice, as a held virtual
-            # clock does), so only a strictly later one proves this one was delivered.
-            if beat.assigned_until > row.assigned_at:
-                return True
-            return beats - self._assigned_beat.setdefault(name, beats) >= UNDELIVERED_BEATS
-
-        lost_rows = self.lose_jobs(lost, LOST_JOB.format(beat.agent))
+                counted.pop(name, None)
+                continue
+            row = self.store.get_training_job(name)
+            # Lost: not running there though the agent got this assignment or a later one, or
+            # the assignment never arrived (the agent restarted meanwhile, or a broker restart
+            # lost it), counted in this agent's own heartbeats only. Strictly later: an
+            # assignment sent before this one carries a time at most equal to this one's (equal
+            # too when the clock reads the same twice, as a held virtual clock does), so only
+            # a strictly later one proves this one was delivered.
+            if row is not None and (
+                beat.assigned_until > row.assigned_at
+                or beats - counted.setdefault(name, beats) >= UNDELIVERED_BEATS
+            ):
+                suspects.append(row)
+        lost_rows = self._lose(suspects, LOST_JOB.format(beat.agent))
         for row in lost_rows:
-            self._stop_beat.pop(row.doc["TrainingJobName"], None)
-        for ended in self._assigned_beat.keys() - (active - {r.name for r in lost_rows}):
-            del self._assigned_beat[ended]
+            counted.pop(row.name, None)
+            self._stop_beat.pop(row.name, None)
         return lost_rows
 
     def forget_jobs(self) -> None:
@@ -209,13 +210,13 @@ class Scheduler:
 
     def free_capacity(self) -> dict[str, tuple[int, int]]:
         """(free slots, free GPUs) of every online agent, from the jobs assigned in the store."""
-        free = {a.agent: [a.slots, len(a.gpus)] for a in self.agents.values() if a.online}
-        for row in self._active():
-            agent = row.agent
-            if agent in free:
-                free[agent][0] -= 1
-                free[agent][1] -= min(free[agent][1], _wanted_gpus(row))
-        return {a: (slots, gpus) for a, (slots, gpus) in free.items()}
+        placed = self.store.placements()
+        free = {}
+        for a in self.agents.values():
+            if a.online:
+                jobs, gpus = placed.get(a.agent, (0, 0))
+                free[a.agent] = (a.slots - jobs, max(0, len(a.gpus) - gpus))
+        return free
 
     def free_slots(self) -> dict[str, int]:
         return {a: slots for a, (slots, _gpus) in self.free_capacity().items()}
@@ -234,11 +235,12 @@ class Scheduler:
 
     async def place_waiting(self) -> None:
         """Give every waiting job a free slot (and the GPUs it asks for), oldest first."""
+        waiting = self.store.waiting_training_jobs()
+        if not waiting:
+            return
         free = self.free_capacity()
-        for row in self._active():
-            if row.agent or row.status != "InProgress":
-                continue
-            wanted = _wanted_gpus(row)
+        for row in waiting:
+            wanted = gpus_of(row.doc)
             agent = next(
                 (
                     a
@@ -259,7 +261,8 @@ class Scheduler:
         row.agent = agent
         row.assigned_at = self.clock.now()
         self._agent_of[row.doc["TrainingJobName"]] = agent
-        self._assigned_beat[row.doc["TrainingJobName"]] = self._beats.get(agent, 0)
+        counted = self._assigned_beat.setdefault(agent, {})
+        counted[row.doc["TrainingJobName"]] = self._beats.get(agent, 0)
         if row.doc["SecondaryStatus"] == "Pending":
             self.records.move(row, "Starting", "Preparing the instances for training")
         else:
@@ -324,19 +327,17 @@ class Scheduler:
 
     def lose_jobs(self, is_lost: Callable[[TrainingJob], bool], reason: str) -> list[TrainingJob]:
         """End as failed (retryable: a tuning job replaces them) the active jobs `is_lost` picks."""
+        return self._lose([row for row in self._active() if is_lost(row)], reason)
+
+    def _lose(self, rows: list[TrainingJob], reason: str) -> list[TrainingJob]:
+        """End `rows` (active jobs) as failed, retryable; those that were still active."""
         lost = []
-        for row in self._active():
-            if is_lost(row):
-                row.retryable = True
-                row.doc["FailureReason"] = reason
-                if self.records.move(row, "Failed", reason):
-                    lost.append(row)
+        for row in rows:
+            row.retryable = True
+            row.doc["FailureReason"] = reason
+            if self.records.move(row, "Failed", reason):
+                lost.append(row)
         return lost
 
     def _active(self) -> list[TrainingJob]:
         return self.store.training_jobs(statuses=ACTIVE_TRAINING)
-
-
-def _wanted_gpus(row: TrainingJob) -> int:
-    resources = row.doc.get("ResourceConfig", {})
-    return gpus_for(resources.get("InstanceType", ""), int(resources.get("InstanceCount", 1)))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +121,9 @@ def gpus_for(instance_type: str, instance_count: int = 1) -> int:
         log.warning("instance type %r is not in the table; guessing from its family", instance_type)
         return instance_count if family in ("p", "g") else 0
     return spec.gpus * instance_count
+
+
+def gpus_of(training_job: Mapping[str, Any]) -> int:
+    """GPUs a training job's document asks for (its ResourceConfig's type and count)."""
+    resources = training_job.get("ResourceConfig", {})
+    return gpus_for(resources.get("InstanceType", ""), int(resources.get("InstanceCount", 1)))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emulator.domain.instances import gpus_of
 from emulator.domain.jobs import TrainingJob, TuningJob
 from emulator.domain.listing import training_list_summary, tuning_list_summary
 from emulator.domain.status import ACTIVE_TRAINING
@@ -114,7 +115,23 @@ def _add_scopes(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = (_add_scopes,)
+def _add_placements(db: sqlite3.Connection) -> None:
+    """Version 2: each training job's agent and the GPUs it holds there, as columns, so the
+    scheduler counts an agent's room in SQL instead of decoding every active job."""
+    db.execute("ALTER TABLE training_jobs ADD COLUMN agent TEXT")
+    db.execute("ALTER TABLE training_jobs ADD COLUMN gpus INTEGER NOT NULL DEFAULT 0")
+    rows = db.execute("SELECT name_key, doc, meta FROM training_jobs").fetchall()
+    db.executemany(
+        "UPDATE training_jobs SET agent=?, gpus=? WHERE name_key=?",
+        [
+            (*_placement_columns(training_job(json.loads(doc), json.loads(meta))), key)
+            for key, doc, meta in rows
+        ],
+    )
+    db.execute("CREATE INDEX training_by_agent ON training_jobs(status, agent)")
+
+
+MIGRATIONS = (_add_scopes, _add_placements)
 """MIGRATIONS[i] takes a database from version i to i + 1."""
 
 
@@ -422,8 +439,8 @@ class Store:
             seq = self.next_value("training_seq")
             self._db.execute(
                 "INSERT INTO training_jobs (name_key, name, arn, tuning_job, status, "
-                "creation_time, last_modified, seq, doc, meta, summary, account, region) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "creation_time, last_modified, seq, doc, meta, summary, account, region, "
+                "agent, gpus) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     doc["TrainingJobName"].lower(),
                     doc["TrainingJobName"],
@@ -436,6 +453,7 @@ class Store:
                     *stored,
                     _dump(training_list_summary(doc)),
                     *_scope_columns(doc["TrainingJobArn"]),
+                    *_placement_columns(job),
                 ),
             )
             self._training[job.name.lower()] = _frozen(*stored)
@@ -459,13 +477,14 @@ class Store:
         stored = (_dump(doc), _dump(training_meta(job)))
         with self.transaction():
             self._db.execute(
-                "UPDATE training_jobs SET status=?, last_modified=?, doc=?, meta=?, summary=? "
-                "WHERE name_key=?",
+                "UPDATE training_jobs SET status=?, last_modified=?, doc=?, meta=?, summary=?, "
+                "agent=?, gpus=? WHERE name_key=?",
                 (
                     doc["TrainingJobStatus"],
                     doc["LastModifiedTime"],
                     *stored,
                     _dump(training_list_summary(doc)),
+                    *_placement_columns(job),
                     doc["TrainingJobName"].lower(),
                 ),
             )
@@ -484,7 +503,10 @@ class Store:
         meta = _dump(training_meta(job))
         key = job.name.lower()
         with self.transaction():
-            self._db.execute("UPDATE training_jobs SET meta=? WHERE name_key=?", (meta, key))
+            self._db.execute(
+                "UPDATE training_jobs SET meta=?, agent=?, gpus=? WHERE name_key=?",
+                (meta, *_placement_columns(job), key),
+            )
             frozen = self._training.get(key)
             if frozen is not None:
                 self._training[key] = (frozen[0], marshal.dumps(json.loads(meta)))
@@ -517,10 +539,42 @@ class Store:
                     self._training[key] = _frozen(doc, meta)
         return [(name, self._training[key]) for name, key in zip(names, keys, strict=True)]
 
+    def waiting_training_jobs(self) -> list[TrainingJob]:
+        """Active jobs placed on no agent yet, in creation order."""
+        return self._training_rows(" WHERE status = 'InProgress' AND agent IS NULL", ())
+
+    def placements(self) -> dict[str, tuple[int, int]]:
+        """Agent -> (active jobs placed there, GPUs they hold), counted in SQL: asked on every
+        heartbeat and every placement, it must not decode the jobs."""
+        where, args = _status_in(ACTIVE_TRAINING)
+        rows = self._db.execute(
+            "SELECT agent, count(*), sum(gpus) FROM training_jobs"
+            + where
+            + " AND agent IS NOT NULL GROUP BY agent",
+            args,
+        )
+        return {agent: (int(jobs), int(gpus)) for agent, jobs, gpus in rows}
+
     def _training_rows(self, where: str, args: Sequence[Any]) -> list[TrainingJob]:
-        sql = "SELECT doc, meta FROM training_jobs" + where + " ORDER BY seq"
-        rows = self._db.execute(sql, args)
-        return [training_job(json.loads(d), json.loads(m)) for d, m in rows]
+        """Rows in creation order, each a fresh copy; read through the row cache (only the
+        keys come from SQL unless a row is not cached yet)."""
+        keys = [
+            k
+            for (k,) in self._db.execute(
+                "SELECT name_key FROM training_jobs" + where + " ORDER BY seq", args
+            )
+        ]
+        missing = [k for k in keys if k not in self._training]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found = self._db.execute(
+                f"SELECT name_key, doc, meta FROM training_jobs WHERE name_key IN ({marks})",
+                chunk,
+            )
+            for key, doc, meta in found:
+                self._training[key] = _frozen(doc, meta)
+        return [_thawed(self._training[k]) for k in keys]
 
     def child_names(self, tuning_job: str) -> list[str]:
         """Names of a tuning job's training jobs in launch order, without loading documents."""
@@ -532,8 +586,11 @@ class Store:
             names = self._child_names[tuning_job] = [r[0] for r in rows]
         return list(names)
 
-    def active_training_names(self) -> list[str]:
+    def active_training_names(self, agent: str | None = None) -> list[str]:
+        """Names of the active training jobs (placed on `agent`, if given), without decoding."""
         where, args = _status_in(ACTIVE_TRAINING)
+        if agent is not None:
+            where, args = where + " AND agent = ?", (*args, agent)
         rows = self._db.execute("SELECT name FROM training_jobs" + where + " ORDER BY seq", args)
         return [r[0] for r in rows]
 
@@ -764,6 +821,13 @@ def _page_filters(query: PageQuery) -> tuple[list[str], list[Any]]:
 
 def _dump(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
+
+
+def _placement_columns(job: TrainingJob) -> tuple[str | None, int]:
+    """The `agent` and `gpus` columns of a training job's row."""
+    if not job.agent:
+        return None, 0
+    return job.agent, gpus_of(job.doc)
 
 
 def _frozen(doc: str, meta: str) -> tuple[bytes, bytes]:
