@@ -62,9 +62,6 @@ class ManualClock:
         await asyncio.sleep(0)
 
 
-HELD_POLL_SECONDS = 0.002
-
-
 class ScaledClock:
     """Virtual time running `scale` times faster than wall time: `amt serve --simulate`.
 
@@ -106,6 +103,9 @@ class ScaledClock:
         self._tokens = itertools.count()
         self._holds = 0
         """Holds not released yet (`hold`)."""
+        self._blocked: dict[int, asyncio.Future[None]] = {}
+        """Sleepers past their wall deadline waiting for earlier ones, by token: each is woken
+        when it becomes the earliest (`_wake_earliest`), not polled."""
         self._lock = threading.Lock()  # now() may be read from worker threads
 
     def _unheld(self) -> float:
@@ -149,12 +149,14 @@ class ScaledClock:
         released = False
 
         def release() -> None:
+            """Call on the event loop (it wakes the sleeper next in line)."""
             nonlocal released
             with self._lock:
                 if not released:
                     released = True
                     self._resumed.add(token)
                     self._holds -= 1
+            self._wake_earliest()
 
         return release
 
@@ -169,11 +171,29 @@ class ScaledClock:
                 if ahead > 0:
                     await asyncio.sleep(ahead / self.scale)
                 elif self.now() < deadline:
-                    # An earlier sleeper is due: let it run first. While time is held for
-                    # work off the loop, poll gently: spinning would take the CPU it needs.
-                    await asyncio.sleep(HELD_POLL_SECONDS if self._holds else 0)
+                    # An earlier sleeper (or a hold) is due first: wait to be the earliest.
+                    # Waiting, not polling: a thousand overdue sleepers of an overloaded
+                    # server polling each turn took most of its CPU.
+                    woken = asyncio.get_running_loop().create_future()
+                    self._blocked[token] = woken
+                    try:
+                        await woken
+                    finally:
+                        del self._blocked[token]
                 else:
                     return
         finally:
             with self._lock:
                 self._resumed.add(token)
+            self._wake_earliest()
+
+    def _wake_earliest(self) -> None:
+        """Wake the earliest pending sleeper if it waits for its turn (it checks again)."""
+        with self._lock:
+            pending = self._pending
+            while pending and pending[0][1] in self._resumed:
+                self._resumed.discard(heapq.heappop(pending)[1])
+            earliest = pending[0][1] if pending else None
+        woken = self._blocked.get(earliest) if earliest is not None else None
+        if woken is not None and not woken.done():
+            woken.set_result(None)

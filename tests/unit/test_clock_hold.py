@@ -39,3 +39,37 @@ def test_holds_overlap_and_time_moves_once_every_one_is_released():
     assert clock.now() == 0.0
     second()
     assert clock.now() == 100.0
+
+
+async def test_overdue_sleepers_wait_their_turn_without_polling_and_resume_in_order():
+    """Held time leaves many sleepers overdue: they must not poll (an overloaded server's
+    CPU went to that), and once it moves they resume in deadline order."""
+    import asyncio
+
+    class CountingClock(ScaledClock):
+        reads = 0
+
+        def _unheld(self) -> float:
+            CountingClock.reads += 1
+            return super()._unheld()
+
+    wall = FakeWall()
+    clock = CountingClock(1000, start=0.0, wall=wall)
+    release = clock.hold()
+    resumed: list[int] = []
+
+    async def sleeper(i: int) -> None:
+        await clock.sleep(1.0 + (i * 7919) % 200)  # shuffled deadlines, within max_lag
+        resumed.append(i)
+
+    tasks = [asyncio.create_task(sleeper(i)) for i in range(300)]
+    wall.t = 1.0  # every deadline is past in wall time; only the hold keeps them waiting
+    for _ in range(5):
+        await asyncio.sleep(0)
+    reads = CountingClock.reads
+    for _ in range(50):
+        await asyncio.sleep(0)
+    assert CountingClock.reads == reads and resumed == []
+    release()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)
+    assert resumed == sorted(range(300), key=lambda i: (1.0 + (i * 7919) % 200, i))
