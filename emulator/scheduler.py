@@ -95,6 +95,8 @@ class Scheduler:
         first judged), until a heartbeat shows it running."""
         self._stop_beat: dict[str, int] = {}
         """Job -> its agent's heartbeat count when a stop was last sent for it."""
+        self._shown_pending: set[str] = set()
+        """Waiting jobs already shown `Pending` (no agent had room for them)."""
         self._instances: dict[str, dict[str, tuple[str, float]]] = {}
         """Agent id -> its processes' instance tokens -> (host, last heartbeat)."""
 
@@ -183,6 +185,7 @@ class Scheduler:
         self._agent_of.clear()
         self._assigned_beat.clear()
         self._stop_beat.clear()
+        self._shown_pending.clear()
 
     def seen_job(self, job: str) -> None:
         """Any event about a job proves its agent alive (a busy agent's heartbeat may queue
@@ -234,12 +237,20 @@ class Scheduler:
         were freed then)."""
 
     async def place_waiting(self) -> None:
-        """Give every waiting job a free slot (and the GPUs it asks for), oldest first."""
-        waiting = self.store.waiting_training_jobs()
+        """Give every waiting job a free slot (and the GPUs it asks for), oldest first; those
+        that find none show `Pending`. Asked on every heartbeat and every ended job, so while
+        no agent has room, a job already shown `Pending` is not even read."""
+        waiting = self.store.waiting_training_names()
+        self._shown_pending.intersection_update(waiting)
         if not waiting:
             return
         free = self.free_capacity()
-        for row in waiting:
+        for name in waiting:
+            if name in self._shown_pending and not any(s > 0 for s, _ in free.values()):
+                continue
+            row = self.store.get_training_job(name)
+            if row is None:
+                continue
             wanted = gpus_of(row.doc)
             agent = next(
                 (
@@ -252,9 +263,11 @@ class Scheduler:
             if agent is None:
                 if row.doc["SecondaryStatus"] == "Starting":
                     self.records.move(row, "Pending")
+                self._shown_pending.add(name)
                 continue
             slots, gpus = free[agent]
             free[agent] = (slots - 1, gpus - min(gpus, wanted))
+            self._shown_pending.discard(name)
             await self._assign(row, agent)
 
     async def _assign(self, row: TrainingJob, agent: str) -> None:

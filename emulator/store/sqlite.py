@@ -539,9 +539,13 @@ class Store:
                     self._training[key] = _frozen(doc, meta)
         return [(name, self._training[key]) for name, key in zip(names, keys, strict=True)]
 
-    def waiting_training_jobs(self) -> list[TrainingJob]:
-        """Active jobs placed on no agent yet, in creation order."""
-        return self._training_rows(" WHERE status = 'InProgress' AND agent IS NULL", ())
+    def waiting_training_names(self) -> list[str]:
+        """Active jobs placed on no agent yet, in creation order, without decoding them."""
+        rows = self._db.execute(
+            "SELECT name FROM training_jobs WHERE status = 'InProgress' AND agent IS NULL "
+            "ORDER BY seq"
+        )
+        return [r[0] for r in rows]
 
     def placements(self) -> dict[str, tuple[int, int]]:
         """Agent -> (active jobs placed there, GPUs they hold), counted in SQL: asked on every

@@ -86,12 +86,12 @@ def test_placements_and_waiting_jobs_follow_every_write(tmp_path: Path) -> None:
             request["ResourceConfig"]["InstanceType"] = instance
             job = JobRecords(store, ManualClock(), "us-east-1", "123456789012")
             jobs.append(job.create_training(request))
-        assert [j.name for j in store.waiting_training_jobs()] == ["cpu", "gpu"]
+        assert store.waiting_training_names() == ["cpu", "gpu"]
         for job in jobs:
             job.agent = "agent-1"
             store.update_training_job(job)
         assert store.placements() == {"agent-1": (2, 1)}
-        assert store.waiting_training_jobs() == []
+        assert store.waiting_training_names() == []
         jobs[1].objective_value = 0.5
         store.update_training_meta(jobs[1])
         jobs[1].doc["TrainingJobStatus"] = "Completed"
