@@ -69,7 +69,11 @@ class Ingest:
                 job.retryable = event.retryable
             if event.secondary == "Stopped" and job.stop_reason == "early_stop":
                 job.early_stopped = True
-            moved = self.records.move(job, event.secondary, event.message or None)
+            # Stamped when the agent reported it, not when it was received: in virtual
+            # time a millisecond on the bus is seconds, and a job's metric points carry the
+            # agent's time too (TrainingStartTime then precedes its first epoch's point).
+            reported = event.ts or None
+            moved = self.records.move(job, event.secondary, event.message or None, at=reported)
         return job if moved else None
 
     def metric(self, event: TrainingMetric) -> tuple[TrainingJob, int] | None:

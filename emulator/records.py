@@ -14,6 +14,7 @@ from emulator.domain.status import (
     TERMINAL_TRAINING,
     TransitionRefused,
     TuningState,
+    last_transition_time,
     move_tuning,
     transition,
 )
@@ -93,10 +94,16 @@ class JobRecords:
             self.store.add_tags(arn, [(t["Key"], t["Value"]) for t in params.get("Tags", [])])
         return job
 
-    def move(self, job: TrainingJob, target: str, message: str | None = None) -> bool:
-        """Transition a training job and persist it; False (and nothing stored) if refused."""
+    def move(
+        self, job: TrainingJob, target: str, message: str | None = None, at: float | None = None
+    ) -> bool:
+        """Transition a training job and persist it; False (and nothing stored) if refused.
+        `at`: when it happened where it happened (an agent's report), if not now; it is kept
+        between the job's previous transition and now, so a skewed clock cannot reorder them."""
+        now = self.clock.now()
+        when = now if at is None else min(now, max(at, last_transition_time(job.doc)))
         try:
-            transition(job.doc, target, message, self.clock.now())
+            transition(job.doc, target, message, when)
         except TransitionRefused as refused:
             log.debug("transition refused: %s", refused)
             return False

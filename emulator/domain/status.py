@@ -68,6 +68,14 @@ def can_transition(current: str, target: str) -> bool:
     return target in ALLOWED.get(current, frozenset())
 
 
+def last_transition_time(job: dict[str, Any]) -> float:
+    """When a training-job document last changed SecondaryStatus (its creation, if never)."""
+    transitions = job.get("SecondaryStatusTransitions") or []
+    if transitions:
+        return float(transitions[-1]["StartTime"])
+    return float(job.get("CreationTime", 0.0))
+
+
 def transition(job: dict[str, Any], target: str, message: str | None, now: float) -> None:
     """Move a training-job document to SecondaryStatus `target`, recording the step.
 
