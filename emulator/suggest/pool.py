@@ -49,9 +49,24 @@ Fail = Callable[[SuggestionRequest, str], Awaitable[None]]
 Compute = Callable[[SuggestionRequest], SuggestionAnswer]
 
 
+WORKER_NICENESS = 10
+"""Workers run at a lower priority than the server: the event loop takes a core the moment
+it has work (an API call, a batch of events), and the fits have every cycle it leaves."""
+
+
 def default_workers() -> int:
-    """One core is left to the event loop; at most four workers."""
-    return max(1, min(4, (os.cpu_count() or 2) - 1))
+    """One per core, at most four. The loop is idle most of the time under a heavy tuning
+    load (it waits on the fits), so a core kept for it was a core mostly unused: workers are
+    niced instead (`WORKER_NICENESS`), and yield to it."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def lower_priority() -> None:
+    """A worker's initializer: run below the server's priority (see `WORKER_NICENESS`)."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # pragma: no cover - a platform without nice(2): run at equal priority
+        log.debug("cannot lower the suggestion worker's priority")
 
 
 class SuggestionPool:
@@ -150,7 +165,9 @@ class SuggestionPool:
         if self._executor is None:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(PRELOAD)
-            self._executor = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._executor = ProcessPoolExecutor(
+                self.workers, mp_context=context, initializer=lower_priority
+            )
         return self._executor
 
     def _replace(self, broken: ProcessPoolExecutor, *, kill: bool = False) -> None:

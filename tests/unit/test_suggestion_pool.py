@@ -9,7 +9,7 @@ import signal
 import time
 from pathlib import Path
 
-from emulator.suggest.pool import SuggestionPool
+from emulator.suggest.pool import WORKER_NICENESS, SuggestionPool
 from emulator.tuner.suggestion import SuggestionAnswer, SuggestionRequest, answer
 from tests.unit.test_suggestion import bayesian_request
 
@@ -143,3 +143,19 @@ def gone(pid: int) -> bool:
     """Exited (a zombie not yet reaped counts: it runs nothing)."""
     stat = Path(f"/proc/{pid}/stat")
     return not stat.exists() or stat.read_text().split(") ", 1)[1].startswith("Z")
+
+
+def niceness_answer(request: SuggestionRequest) -> SuggestionAnswer:
+    """Answers with the worker's own niceness (the number, in the tuning job's name)."""
+    return SuggestionAnswer(f"nice={os.nice(0)}", request.request_id, ())
+
+
+async def test_workers_run_below_the_servers_priority():
+    """A fit must not take a core from the event loop: the workers are niced, so the loop
+    preempts them the moment it has an API call or a batch of events to handle."""
+    outcomes = Outcomes()
+    pool = SuggestionPool(outcomes.deliver, outcomes.fail, workers=1, compute=niceness_answer)
+    await run_one(pool, outcomes, bayesian_request())
+    assert not outcomes.failures
+    (reply,) = outcomes.answers
+    assert reply.tuning_job == f"nice={min(19, os.nice(0) + WORKER_NICENESS)}"
