@@ -16,8 +16,10 @@ DEFAULT_PORT = 8780
 DEFAULT_TIME_SCALE = 1000.0
 """Simulated time: a two-hour tuning job in about seven seconds, while a busy event loop's
 stalls (milliseconds) stay a few virtual seconds."""
-SIMULATED_SLOTS = 100
-"""Parallel simulated jobs by default: MaxParallelTrainingJobs, not a host, is the limit."""
+SIMULATED_SLOTS = 10_000
+"""Parallel simulated jobs by default: more than any set of tuning jobs runs at once, so each
+one's MaxParallelTrainingJobs, not a host, is the limit (100 made twenty tuning jobs of 50
+parallel jobs wait for each other's slots)."""
 PUBLIC_AGENT_KEY = ("amt-emulator", "amt-emulator")
 """The key in-process agents sign with when the server checks no signatures."""
 

@@ -625,3 +625,23 @@ def test_epoch_seconds_and_surrogate_replay_through_the_api(
             assert points[1]["timestamp"] - points[0]["timestamp"] > 10, "not the recorded 0.2 s"
     finally:
         process.stop()
+
+
+def test_each_tuning_jobs_parallel_limit_not_a_host_bounds_simulated_jobs(sim: SimServer) -> None:
+    """Three tuning jobs of 40 parallel jobs: all 120 start at once (10 minutes of start-up
+    each keeps them overlapping), none waits as Pending for a simulated host's slot."""
+    names = [f"sim-wide-{i}" for i in range(3)]
+    for name in names:
+        request = tuning_request(name, jobs=40, parallel=40)
+        request["HyperParameterTuningJobConfig"]["Strategy"] = "Random"
+        sim.sm.create_hyper_parameter_tuning_job(**request)
+    for name in names:
+        assert sim.wait_tuning(name, timeout=120)["HyperParameterTuningJobStatus"] == "Completed"
+    waited = []
+    for name in names:
+        for summary in sim.children(name):
+            job = sim.sm.describe_training_job(TrainingJobName=summary["TrainingJobName"])
+            steps = [t["Status"] for t in job["SecondaryStatusTransitions"]]
+            if "Pending" in steps:
+                waited.append(job["TrainingJobName"])
+    assert waited == []
