@@ -43,11 +43,10 @@ from emulator.simulator.curves import (
     RecordedCurves,
     SyntheticCurves,
     available_sets,
-    leave_one_out_error,
     load_set,
-    space_of,
 )
 from emulator.simulator.engine import Engine, SimulationError, SimulationSettings
+from emulator.simulator.fidelity import describe, measured
 from emulator.tuner.hyperband import EPOCH_KEYS, infer_max_resource
 from emulator.tuner.space import SearchSpace
 
@@ -298,18 +297,12 @@ def listing() -> str:
 
 
 def _fidelity(curve_set: CurveSet) -> str:
-    """Leave-one-out error of the final epoch metric under nearest-neighbour replay."""
-    metric = curve_set.manifest.get("epoch_metric")
-    if not metric:
-        return "fidelity: unknown (no epoch_metric)"
+    """The set's replay error, as `amt curves list` shows it: stored with the set when it was
+    measured on these runs (the bundled sets and every import), else measured now."""
     try:
-        loo = leave_one_out_error(curve_set, space_of(curve_set.manifest), metric)
+        return f"replay error: {describe(measured(curve_set))}"
     except (NoRecordedCurve, ValueError, KeyError) as error:
-        return f"fidelity: unknown ({error})"
-    return (
-        f"nearest-neighbour {metric}: mean abs error {loo['mean_abs_error']:.4f} "
-        f"(mean-only {loo['baseline_mean_abs_error']:.4f}), Spearman {loo['spearman']:.2f}"
-    )
+        return f"replay error unknown ({error})"
 
 
 def _emit(args: argparse.Namespace, outcomes: list[report.Outcome]) -> None:

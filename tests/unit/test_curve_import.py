@@ -15,7 +15,8 @@ import pytest
 
 from emulator.cli import main as amt
 from emulator.simulator.cli import main as simulate
-from emulator.simulator.curves import load_set, space_of
+from emulator.simulator.curves import leave_one_out_error, load_set, space_of
+from emulator.simulator.fidelity import describe
 from emulator.simulator.import_api import period_for
 from emulator.simulator.import_csv import jobs_from_rows, read_csv
 from emulator.simulator.importer import (
@@ -287,3 +288,26 @@ def test_the_replay_error_is_measured_at_import_and_reused_while_the_runs_are_th
     assert "nearest 9.5000" in capsys.readouterr().out
     assert amt(["curves", "list", str(out), "--recompute"]) == 0
     assert f"nearest {stored['nearest_mae']:.4f}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["image-classification-cpu", "xgboost-breast-cancer"])
+def test_a_bundled_sets_stored_replay_error_is_its_own_and_both_listings_show_it(
+    name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bundled sets carry their replay error (measuring the surrogate's takes ~46 s): it
+    must be this set's, on these runs — the nearest-neighbour part is measured again here —
+    and `amt curves list` and `amt simulate --list` print the same line from it."""
+    curve_set = load_set(name)
+    stored = curve_set.manifest["replay_error"]
+    assert stored["set_runs"] == len(curve_set.runs)
+    metric = stored["metric"]
+    nearest = leave_one_out_error(curve_set, space_of(curve_set.manifest), metric)
+    assert stored["nearest_mae"] == pytest.approx(nearest["mean_abs_error"], rel=1e-9)
+    assert stored["mean_only_mae"] == pytest.approx(nearest["baseline_mean_abs_error"], rel=1e-9)
+    assert stored["surrogate_mae"] < stored["mean_only_mae"]
+    line = describe(stored)
+    capsys.readouterr()
+    assert amt(["curves", "list", name]) == 0
+    assert line in capsys.readouterr().out
+    assert simulate(["--list"]) == 0
+    assert line in capsys.readouterr().out
