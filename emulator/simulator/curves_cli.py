@@ -1,7 +1,7 @@
 """`amt curves`: curve sets from the user's own training jobs, and what each set is worth.
 
     amt curves import --tuning-job NAME [--tuning-job NAME ...] --out PATH
-                      [--endpoint URL] [--region R] [--period SECONDS]
+                      [--endpoint URL] [--region R] [--period SECONDS] [--definition NAME]
     amt curves import --csv FILE --objective METRIC --objective-type Maximize|Minimize
                       --out PATH
     amt curves list [SET ...]
@@ -11,7 +11,9 @@ with `--endpoint`, AWS with the caller's own credentials and region otherwise) o
 analytics CSV (`import_csv` says its shape), and writes `PATH.json` and `PATH.csv.gz`;
 `amt simulate SPEC --curves PATH` replays them. `list` prints, for the bundled sets or the
 sets named, the runs and the replays' error on runs they did not see (`fidelity`: measured
-at import and kept in the manifest; measured now, a minute or more, for a bundled set).
+at import and kept in the manifest, the bundled sets' too; `--recompute` measures again).
+A tuning job with several training job definitions is imported one definition at a time
+(`--definition NAME`): a curve set covers one search space and one set of static values.
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ def add_curves_parser(sub: argparse._SubParsersAction[Parser]) -> None:
         default=None,
         metavar="SECONDS",
         help="CloudWatch period (default: the shortest it answers for the job's age)",
+    )
+    importing.add_argument(
+        "--definition",
+        metavar="NAME",
+        help="of tuning jobs with several training job definitions: the one to import",
     )
     importing.add_argument("--objective", metavar="METRIC", help="with --csv: the objective")
     importing.add_argument("--objective-type", choices=("Maximize", "Minimize"))
@@ -110,7 +117,12 @@ def _from_api(args: argparse.Namespace) -> ImportedSet:
         "cloudwatch", endpoint_url=args.endpoint, region_name=region, **keys
     )
     jobs, objective, space, source = read_tuning_jobs(
-        sagemaker, cloudwatch, args.tuning_job, now=SystemClock().now(), period=args.period
+        sagemaker,
+        cloudwatch,
+        args.tuning_job,
+        now=SystemClock().now(),
+        period=args.period,
+        definition_name=args.definition,
     )
     source = {**source, "endpoint": args.endpoint or "aws", "region": region}
     return build_set(jobs, objective, space, source)

@@ -52,17 +52,22 @@ def read_tuning_jobs(
     *,
     now: float,
     period: int | None = None,
+    definition_name: str | None = None,
 ) -> tuple[list[FinishedJob], Objective, list[dict[str, Any]], dict[str, Any]]:
     """Every training job of the named tuning jobs, their shared objective, the search space
     covering their ranges, and what to record of the source (image, metric definitions).
-    `now`: the caller's clock, to choose each job's period unless `period` is given."""
+    `now`: the caller's clock, to choose each job's period unless `period` is given.
+    `definition_name`: of a tuning job with several training job definitions, the one whose
+    jobs to read (a curve set covers one search space and one set of static values)."""
     jobs: list[FinishedJob] = []
     objectives: set[tuple[str, str]] = set()
     spaces: list[list[dict[str, Any]]] = []
     source: dict[str, Any] = {"tuning_jobs": list(names)}
+    if definition_name is not None:
+        source["definition"] = definition_name
     for name in names:
         tuning = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-        definition = _definition(tuning)
+        definition = _definition(tuning, definition_name)
         objective = definition.get("TuningObjective") or tuning[
             "HyperParameterTuningJobConfig"
         ].get("HyperParameterTuningJobObjective")
@@ -76,7 +81,7 @@ def read_tuning_jobs(
         algorithm = definition.get("AlgorithmSpecification", {})
         source.setdefault("image", algorithm.get("TrainingImage") or algorithm.get("AlgorithmName"))
         source.setdefault("metric_definitions", algorithm.get("MetricDefinitions", []))
-        for summary in _summaries(sagemaker, name):
+        for summary in _summaries(sagemaker, name, definition_name):
             job = sagemaker.describe_training_job(TrainingJobName=summary["TrainingJobName"])
             jobs.append(_finished(cloudwatch, job, objective["MetricName"], period, now))
     if len(objectives) > 1:
@@ -86,21 +91,39 @@ def read_tuning_jobs(
     return jobs, Objective(metric, kind), merge_spaces(spaces), source
 
 
-def _definition(tuning: dict[str, Any]) -> dict[str, Any]:
-    definitions = tuning.get("TrainingJobDefinitions") or [tuning.get("TrainingJobDefinition")]
-    if len(definitions) != 1 or not definitions[0]:
-        raise CurveImportError(
-            f"tuning job {tuning['HyperParameterTuningJobName']} has "
-            f"{len(definitions)} training job definitions; import reads tuning jobs with one"
-        )
-    return dict(definitions[0])
+def _definition(tuning: dict[str, Any], wanted: str | None) -> dict[str, Any]:
+    """The training job definition to import: the only one, or the one named `wanted`."""
+    listed = tuning.get("TrainingJobDefinitions") or [tuning.get("TrainingJobDefinition")]
+    definitions = [d for d in listed if d]
+    name = tuning["HyperParameterTuningJobName"]
+    names = [str(d.get("DefinitionName")) for d in definitions]
+    if wanted is None:
+        if len(definitions) != 1:
+            raise CurveImportError(
+                f"tuning job {name} has {len(definitions)} training job definitions "
+                f"({', '.join(names)}); import one of them with --definition NAME"
+            )
+        return dict(definitions[0])
+    for definition in definitions:
+        if definition.get("DefinitionName") == wanted:
+            return dict(definition)
+    raise CurveImportError(
+        f"tuning job {name} has no training job definition named {wanted!r} "
+        f"(its definitions: {', '.join(names)})"
+    )
 
 
-def _summaries(sagemaker: Any, name: str) -> Iterator[dict[str, Any]]:
-    """The tuning job's training jobs in launch order (their creation times)."""
+def _summaries(sagemaker: Any, name: str, definition: str | None) -> Iterator[dict[str, Any]]:
+    """The tuning job's training jobs (of `definition`, if named) in launch order (their
+    creation times)."""
     paginator = sagemaker.get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
     pages = paginator.paginate(HyperParameterTuningJobName=name)
-    summaries = [s for page in pages for s in page["TrainingJobSummaries"]]
+    summaries = [
+        s
+        for page in pages
+        for s in page["TrainingJobSummaries"]
+        if definition is None or s.get("TrainingJobDefinitionName") == definition
+    ]
     yield from sorted(summaries, key=lambda s: (s["CreationTime"], s["TrainingJobName"]))
 
 

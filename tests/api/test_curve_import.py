@@ -152,3 +152,56 @@ def test_an_imported_set_is_served_by_path(tmp_path: Path) -> None:
     assert best in finals.values()
     with pytest.raises(ValueError, match="no recorded curve set"):
         EmbeddedEmulator(simulate=str(tmp_path / "missing"))
+
+
+@pytest.mark.slow
+def test_one_definition_of_a_tuning_job_with_several_becomes_a_curve_set(
+    server: Server, unique: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A curve set covers one search space and one set of statics: a tuning job with two
+    training job definitions is imported one definition at a time, by name."""
+    name = unique("import-multi")[:32]
+    objective = {"Type": "Maximize", "MetricName": ACC}
+    definitions = []
+    for definition, loss in (("hinge-model", "hinge"), ("logistic-model", "log_loss")):
+        d = short_tuning_request(name)["TrainingJobDefinition"]
+        d["DefinitionName"] = definition
+        d["TuningObjective"] = objective
+        d["StaticHyperParameters"] = {**d["StaticHyperParameters"], "loss": loss}
+        d["HyperParameterRanges"] = {
+            "ContinuousParameterRanges": [
+                {"Name": "learning_rate", "MinValue": "0.001", "MaxValue": "0.5"}
+            ]
+        }
+        definitions.append(d)
+    request = short_tuning_request(name)
+    config = request["HyperParameterTuningJobConfig"]
+    del config["HyperParameterTuningJobObjective"], config["ParameterRanges"]
+    config["ResourceLimits"] = {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}
+    config["RandomSeed"] = 2
+    del request["TrainingJobDefinition"]
+    request["TrainingJobDefinitions"] = definitions
+    server.sagemaker.create_hyper_parameter_tuning_job(**request)
+    assert server.wait_tuning(name)["HyperParameterTuningJobStatus"] == "Completed"
+    summaries = server.sagemaker.list_training_jobs_for_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=name
+    )["TrainingJobSummaries"]
+    chosen = summaries[0]["TrainingJobDefinitionName"]
+    mine = {s["TrainingJobName"] for s in summaries if s["TrainingJobDefinitionName"] == chosen}
+
+    assert amt(import_args(server, tmp_path / "both", name)) == 2
+    err = capsys.readouterr().err
+    assert "2 training job definitions (hinge-model, logistic-model)" in err
+    assert "--definition NAME" in err
+    assert amt([*import_args(server, tmp_path / "none", name), "--definition", "nope"]) == 2
+    assert "no training job definition named 'nope'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+    out = tmp_path / "one"
+    assert amt([*import_args(server, out, name), "--definition", chosen]) == 0
+    curve_set = load_set(str(out))
+    assert {r.run_id for r in curve_set.runs} == mine
+    assert curve_set.manifest["source"]["definition"] == chosen
+    loss = "hinge" if chosen == "hinge-model" else "log_loss"
+    assert curve_set.manifest["static_hyperparameters"]["loss"] == loss
+    assert [p["name"] for p in curve_set.manifest["search_space"]] == ["learning_rate"]
