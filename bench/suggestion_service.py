@@ -7,6 +7,10 @@ DescribeHyperParameterTuningJob as fast as it can. Each mode runs on a fresh ser
 
   loop   suggestion_workers = 0: every GP fit and acquisition search on the event loop
   pool   the default: a process pool beside the control plane computes them
+  remote `--bus mqtt://... --remote-tuners` on a Mosquitto of its own, with one `amt tuner`
+         process answering (the whole bus is MQTT then, the simulated agent's events too);
+         `--kill-tuner-after S` SIGKILLs that worker after S seconds and starts another, as a
+         supervisor would
 
 Prints, per mode: the creates' total seconds, the wall seconds until every tuning job ended,
 Describe latency p50 / p99 / max while they ran (one call every `--interval` seconds, as a
@@ -51,18 +55,21 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
+import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import urllib.request  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from typing import Any  # noqa: E402
 
 from bench.api import boto3_client  # noqa: E402
 from emulator.clock import Clock, SystemClock  # noqa: E402
 from emulator.testing import ServerProcess  # noqa: E402
+from tests.broker import Broker  # noqa: E402
 
 SPEC = ROOT / "fixtures" / "specs" / "image-classification-early-stopping.json"
-MODES = ("loop", "pool")
+MODES = ("loop", "pool", "remote")
 ENDED = ("Completed", "Failed", "Stopped")
 
 
@@ -98,7 +105,6 @@ def health(endpoint: str) -> dict[str, Any]:
 
 
 def run_mode(mode: str, args: argparse.Namespace, work: Path, clock: Clock) -> Result:
-    result = Result(mode)
     config = work / f"{mode}.toml"
     lines = ["suggestion_workers = 0"] if mode == "loop" else []
     if mode == "pool" and args.workers is not None:
@@ -108,30 +114,73 @@ def run_mode(mode: str, args: argparse.Namespace, work: Path, clock: Clock) -> R
     config.write_text("".join(f"{line}\n" for line in lines))
     extra = ["--simulate", args.set, "--time-scale", str(args.scale), "--config", str(config)]
     env = {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    server = ServerProcess(work / mode, extra_args=extra, env=env).start()
-    try:
-        client = boto3_client(server.endpoint)
-        client.list_hyper_parameter_tuning_jobs()  # botocore loads its model once
-        names = [f"bench-{mode}-{i}" for i in range(args.tunings)]
-        began = clock.monotonic()
-        for name in names:
-            client.create_hyper_parameter_tuning_job(**request(name, args))
-        result.creates_s = clock.monotonic() - began
-        done = threading.Event()
-        poller = threading.Thread(
-            target=poll, args=(server.endpoint, names, result, done, clock, args.interval)
+    with ExitStack() as stack:
+        if mode == "remote":
+            broker = Broker(work / "broker")
+            broker.start()
+            stack.callback(broker.stop)
+            extra += ["--bus", broker.url, "--remote-tuners"]
+            tuners = Tuners(broker.url, env)
+            stack.callback(tuners.stop)
+            tuners.start()
+            if args.kill_tuner_after:
+                timer = threading.Timer(args.kill_tuner_after, tuners.replace)
+                timer.start()
+                stack.callback(timer.cancel)
+        server = ServerProcess(work / mode, extra_args=extra, env=env).start()
+        stack.callback(server.stop)
+        return drive(mode, args, server, clock)
+
+
+class Tuners:
+    """The `amt tuner` worker of the remote mode; `replace` kills it (SIGKILL) and starts
+    another."""
+
+    def __init__(self, url: str, env: dict[str, str]) -> None:
+        self.url, self.env = url, {**os.environ, **env}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.killed = 0
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "emulator.cli", "tuner", "--bus", self.url]
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        poller.start()
-        done.wait(args.limit)
-        done.set()
-        poller.join()
-        result.wall_s = clock.monotonic() - began
-        result.ended_jobs = sum(ended_training_jobs(client, name) for name in names)
-        result.effective_scale = float(
-            health(server.endpoint)["simulation"]["effective_time_scale"]
-        )
-    finally:
-        server.stop()
+
+    def replace(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.killed += 1
+        self.start()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+
+
+def drive(mode: str, args: argparse.Namespace, server: ServerProcess, clock: Clock) -> Result:
+    """Create the tuning jobs, poll them while they run, count what ended."""
+    result = Result(mode)
+    client = boto3_client(server.endpoint)
+    client.list_hyper_parameter_tuning_jobs()  # botocore loads its model once
+    names = [f"bench-{mode}-{i}" for i in range(args.tunings)]
+    began = clock.monotonic()
+    for name in names:
+        client.create_hyper_parameter_tuning_job(**request(name, args))
+    result.creates_s = clock.monotonic() - began
+    done = threading.Event()
+    poller = threading.Thread(
+        target=poll, args=(server.endpoint, names, result, done, clock, args.interval)
+    )
+    poller.start()
+    done.wait(args.limit)
+    done.set()
+    poller.join()
+    result.wall_s = clock.monotonic() - began
+    result.ended_jobs = sum(ended_training_jobs(client, name) for name in names)
+    result.effective_scale = float(health(server.endpoint)["simulation"]["effective_time_scale"])
     return result
 
 
@@ -203,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="pool mode's workers (default: the server's)")
     parser.add_argument(
         "--slots", type=int, help="the simulated agent's slots (default: the server's)"
+    )
+    parser.add_argument(
+        "--kill-tuner-after",
+        type=float,
+        metavar="S",
+        help="remote mode: SIGKILL the amt tuner worker after S seconds and start another",
     )
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     args = parser.parse_args(argv)

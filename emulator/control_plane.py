@@ -18,8 +18,8 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar
 
-from emulator.bus.base import Subscription
-from emulator.clock import ScaledClock
+from emulator.bus.base import Bus, Subscription
+from emulator.clock import ScaledClock, SystemClock
 from emulator.cloudwatch import CloudWatchSink
 from emulator.context import ApiContext
 from emulator.domain.events import (
@@ -67,8 +67,17 @@ LOST_ON_RESTART = (
 
 
 class ControlPlane:
-    def __init__(self, ctx: ApiContext, cloudwatch: CloudWatchSink | None = None) -> None:
+    def __init__(
+        self,
+        ctx: ApiContext,
+        cloudwatch: CloudWatchSink | None = None,
+        *,
+        suggestion_bus: Bus | None = None,
+    ) -> None:
+        """`suggestion_bus`: where `amt tuner` workers are reached, if not on `ctx.bus`
+        (`amt serve --simulate --remote-tuners`: its agents stay on the in-process bus)."""
         self.ctx = ctx
+        self._suggestion_bus = suggestion_bus
         self.suggestions = self._suggestion_workers()
         """Where the tuner's suggestions are computed (None: on this event loop)."""
         self._holds: dict[str, Callable[[], None]] = {}
@@ -93,9 +102,11 @@ class ControlPlane:
         if settings.remote_tuners:
             if not settings.bus_url:
                 raise ValueError("remote_tuners needs a broker (--bus mqtt://...)")
+            # Its deadlines bound real work, as the pool's do: wall time, even when the
+            # server's clock is virtual (held, besides, while requests are out).
             return RemoteSuggestions(
-                self.ctx.bus,
-                self.ctx.clock,
+                self._suggestion_bus or self.ctx.bus,
+                SystemClock(),
                 self.answered,
                 self.unanswered,
                 timeout_seconds=settings.suggestion_timeout_seconds,

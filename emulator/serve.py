@@ -19,6 +19,7 @@ from agents.runtime.container import sweep
 from emulator.api.app import Component, create_app
 from emulator.api.aws_services import AWS, AwsServices
 from emulator.api.keys import HEALTH_PROVIDERS, RESET_HOOKS
+from emulator.bus.base import Bus
 from emulator.bus.factory import open_bus
 from emulator.clock import Clock, ScaledClock, SystemClock
 from emulator.cloudwatch import CloudWatchSink
@@ -140,7 +141,11 @@ CONTROL_PLANE = web.AppKey("control_plane", ControlPlane)
 
 async def control_plane_component(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: run the control plane for the app's lifetime."""
-    plane = ControlPlane(app[CONTEXT], CloudWatchSink(app[AWS], job_scopes(app[CONTEXT])))
+    plane = ControlPlane(
+        app[CONTEXT],
+        CloudWatchSink(app[AWS], job_scopes(app[CONTEXT])),
+        suggestion_bus=app.get(SUGGESTION_BUS),
+    )
     app[CONTROL_PLANE] = plane
     app[HEALTH_PROVIDERS].append(plane.health)
     app[RESET_HOOKS].append(plane.forget)
@@ -195,6 +200,22 @@ def bus_component(url: str) -> Component:
     return component
 
 
+SUGGESTION_BUS = web.AppKey("suggestion_bus", Bus)
+
+
+def suggestion_bus_component(url: str) -> Component:
+    """cleanup_ctx (`--simulate --remote-tuners`): the broker, for suggestions only. The
+    simulated agents share the server's virtual clock, so they and the control plane keep the
+    in-process bus; `amt tuner` workers compute pure functions and need no clock of ours."""
+
+    async def component(app: web.Application) -> AsyncIterator[None]:
+        async with open_bus(url, client_id="amt-control-plane", clock=SystemClock()) as bus:
+            app[SUGGESTION_BUS] = bus
+            yield
+
+    return component
+
+
 def server_clock(settings: Settings) -> Clock:
     """Wall time, or virtual time `time_scale` times faster for `--simulate`."""
     return ScaledClock(settings.time_scale) if settings.simulate else SystemClock()
@@ -205,7 +226,9 @@ def build_app(settings: Settings, *, clock: Clock | None = None) -> web.Applicat
     `simulate`, simulated agents on a virtual clock."""
     settings.check_simulation()
     components: list[Callable[[web.Application], AsyncIterator[None]]] = []
-    if settings.bus_url:
+    if settings.bus_url and settings.simulate:
+        components.append(suggestion_bus_component(settings.bus_url))
+    elif settings.bus_url:
         components.append(bus_component(settings.bus_url))
     components.append(control_plane_component)
     if settings.simulate:

@@ -72,7 +72,9 @@ class Settings:
     """Processes that compute the tuner's suggestions beside the control plane; None: sized to
     the machine (`suggest.pool.default_workers`); 0: on the control plane's event loop."""
     remote_tuners: bool = False
-    """With `bus_url`: suggestions are computed by `amt tuner` workers through the broker."""
+    """With `bus_url`: suggestions are computed by `amt tuner` workers through the broker.
+    With `simulate` the broker carries only them: the simulated agents share the server's
+    virtual clock, so they stay on its in-process bus."""
     suggestion_timeout_seconds: float = 60.0
     """With `remote_tuners`: a request not answered in this time is sent again (3 tries)."""
 
@@ -88,8 +90,11 @@ class Settings:
             raise ValueError(f"--epoch-seconds must be positive, got {self.epoch_seconds}")
         if self.replay not in ("nearest", "surrogate"):
             raise ValueError(f"--replay must be nearest or surrogate, got {self.replay!r}")
-        if self.bus_url:
-            raise ValueError("--simulate runs its agents in the server; it cannot take --bus")
+        if self.bus_url and not self.remote_tuners:
+            raise ValueError(
+                "--simulate runs its agents in the server, on its virtual clock; it cannot take "
+                "--bus, except with --remote-tuners (the broker then carries only suggestions)"
+            )
         if self.auth:
             raise ValueError(
                 "--simulate cannot take --auth: signatures carry wall time, the server virtual"

@@ -20,6 +20,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from itertools import accumulate
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,7 +34,9 @@ from emulator.simulator.cli import curve_source
 from emulator.simulator.curves import Curve, load_set
 from emulator.simulator.engine import Engine, SimulationSettings
 from emulator.testing import ServerProcess
+from tests.broker import Broker
 from tests.conftest import wait_for
+from tests.integration.test_remote_tuners import TunerWorker
 
 SET = "image-classification-cpu"
 IMAGE = "433757028032.dkr.ecr.us-west-2.amazonaws.com/image-classification:1"
@@ -645,3 +648,33 @@ def test_each_tuning_jobs_parallel_limit_not_a_host_bounds_simulated_jobs(sim: S
             if "Pending" in steps:
                 waited.append(job["TrainingJobName"])
     assert waited == []
+
+
+@pytest.mark.slow
+def test_remote_tuners_answer_a_simulated_server_which_ends_as_amt_simulate_says(
+    broker: Broker, tmp_path: Path
+) -> None:
+    """`--simulate --bus URL --remote-tuners`: the broker carries only the suggestions (the
+    simulated agents stay on the server's clock and bus); virtual time waits for each answer
+    from the `amt tuner` process as it waits for the pool's, so the run is `amt simulate`'s."""
+    config = tmp_path / "remote.toml"
+    config.write_text("remote_tuners = true\n")
+    args = ["--simulate", SET, "--time-scale", str(SCALE), "--startup", str(STARTUP)]
+    args += ["--bus", broker.url, "--config", str(config)]
+    process = ServerProcess(tmp_path / "amt-sim-remote", extra_args=args).start()
+    worker = TunerWorker(broker.url, "sim-tuner", tmp_path / "tuner.log")
+    try:
+        sim = SimServer(process, time.time())
+        request = tuning_request("sim-remote", jobs=6)
+        sim.sm.create_hyper_parameter_tuning_job(**request)
+        described = sim.wait_tuning("sim-remote", timeout=120)
+        assert described["HyperParameterTuningJobStatus"] == "Completed"
+        expected, _ = simulated(request)
+        assert served_facts(sim, "sim-remote") == expected
+        assert worker.answered() >= 1
+        health = sim.health()
+        assert health["suggestion_workers"]["remote"] is True
+        assert [a["agent"] for a in health["agents"]] == ["local-sim-1"]
+    finally:
+        worker.stop()
+        process.stop()
