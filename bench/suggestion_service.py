@@ -83,6 +83,8 @@ class Result:
     ended_jobs: int = 0
     """Training jobs of the tuning jobs that had ended when the run stopped."""
     effective_scale: float = 0.0
+    resent: int = 0
+    """Remote mode: requests sent again after no answer came within the timeout."""
 
     def quantile(self, q: float) -> float:
         ordered = sorted(self.latencies)
@@ -180,7 +182,9 @@ def drive(mode: str, args: argparse.Namespace, server: ServerProcess, clock: Clo
     poller.join()
     result.wall_s = clock.monotonic() - began
     result.ended_jobs = sum(ended_training_jobs(client, name) for name in names)
-    result.effective_scale = float(health(server.endpoint)["simulation"]["effective_time_scale"])
+    served = health(server.endpoint)
+    result.effective_scale = float(served["simulation"]["effective_time_scale"])
+    result.resent = int(served["suggestion_workers"].get("resent", 0))
     return result
 
 
@@ -225,9 +229,10 @@ def report(results: list[Result]) -> str:
             f"{1000 * r.quantile(0.99):8.1f} {1000 * max(r.latencies, default=0):8.1f} "
             f"{len(r.latencies):6d} {r.effective_scale:7.1f} {r.ended_jobs:6d}  "
             f"{ {s: r.statuses.count(s) for s in set(r.statuses)} }"
+            + (f"  resent {r.resent}" if r.mode == "remote" else "")
         )
     by = {r.mode: r for r in results}
-    if set(by) == set(MODES):
+    if {"loop", "pool"} <= set(by):
         loop, pool = by["loop"], by["pool"]
         rows.append(
             "pool/loop: "
