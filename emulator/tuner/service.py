@@ -167,28 +167,33 @@ class TunerService:
         asks for more if room is left.
 
         Only the answer to the request still outstanding is applied, and only once."""
-        request = self.asked.get(answer.tuning_job)
-        if request is None or request.request_id != answer.request_id:
-            return []
-        del self.asked[answer.tuning_job]
-        row = self.store.get_tuning_job(answer.tuning_job)
-        if row is None or row.state != "InProgress":
+        row = self._settle(answer.tuning_job, answer.request_id)
+        if row is None:
             return []
         self.answered[row.name] = answer
         return self.on_tuning_changed(row.name)
 
     def on_suggestions_failed(self, request: SuggestionRequest, reason: str) -> Commands:
         """No worker could answer `request`: its tuning job fails with `reason`."""
-        asked = self.asked.get(request.tuning_job)
-        if asked is None or asked.request_id != request.request_id:
-            return []
-        del self.asked[request.tuning_job]
-        row = self.store.get_tuning_job(request.tuning_job)
-        if row is None or row.state != "InProgress":
+        row = self._settle(request.tuning_job, request.request_id)
+        if row is None:
             return []
         self.records.move_tuning(row, "Failing", reason)
         self.store.update_tuning_job(row)
         return self.on_tuning_changed(row.name)
+
+    def _settle(self, tuning_job: str, request_id: str) -> TuningJob | None:
+        """The request `request_id` is no longer outstanding: the tuning job, if that was the
+        request it waited for and it still runs (None: a stale or repeated outcome, or a
+        tuning job stopped or ended meanwhile)."""
+        asked = self.asked.get(tuning_job)
+        if asked is None or asked.request_id != request_id:
+            return None
+        del self.asked[tuning_job]
+        row = self.store.get_tuning_job(tuning_job)
+        if row is None or row.state != "InProgress":
+            return None
+        return row
 
     def stop_child(self, row: TrainingJob, reason: str, message: str | None = None) -> Commands:
         """Ask for a running child to stop, remembering why.
