@@ -134,6 +134,35 @@ class SuggestionAnswered(Event):
     answer: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SuggestionTaken(Event):
+    """A worker started on a request (on the request's `reply_to`): should it go before
+    answering (`TunerGone`), the request is sent again at once, not after the timeout."""
+
+    kind: ClassVar[str] = "suggestion-taken"
+    worker: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class TunerOnline(Event):
+    """An `amt tuner` worker subscribed to the requests (retained on its status topic):
+    requests sent while no worker listened were dropped by the broker, so the ones no worker
+    has taken are sent again."""
+
+    kind: ClassVar[str] = "tuner-online"
+    worker: str = ""
+
+
+@dataclass(frozen=True)
+class TunerGone(Event):
+    """An `amt tuner` worker's last will (it replaces its retained `TunerOnline`): it died
+    or lost the broker, with what it took."""
+
+    kind: ClassVar[str] = "tuner-gone"
+    worker: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -145,6 +174,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AgentHeartbeat,
         SuggestionRequested,
         SuggestionAnswered,
+        SuggestionTaken,
+        TunerOnline,
+        TunerGone,
     )
 }
 
@@ -190,6 +222,14 @@ SUGGESTION_REQUESTS = f"{PREFIX}/suggestions/requests"
 TUNERS = "amt-tuners"
 """The shared subscription's group: each request goes to one `amt tuner` worker of it."""
 SHARED_SUGGESTION_REQUESTS = f"$share/{TUNERS}/{SUGGESTION_REQUESTS}"
+
+
+def tuner_topic(worker: str) -> str:
+    """An `amt tuner` worker's status: `TunerOnline`, then its last will `TunerGone`."""
+    return f"{PREFIX}/suggestions/tuners/{worker}"
+
+
+TUNER_STATUS = tuner_topic("+")
 
 
 def suggestion_answers_topic(control_plane: str) -> str:

@@ -2,10 +2,15 @@
 
 Requests are published on one topic that every worker shares (an MQTT shared subscription:
 the broker gives each to one worker of the group); answers come back on this control plane's
-own topic. A request not answered within `timeout_seconds` (its worker died, or the message
-went to a worker that is gone) is published again, up to `attempts` times; then the tuning
-job fails. An answer that comes twice, or for a request re-sent meanwhile, is applied once:
-the tuner applies only the answer to the request it still waits for (by `request_id`).
+own topic. A worker announces itself once subscribed (`TunerOnline`), each request it takes
+(`SuggestionTaken`), and leaves a last will (`TunerGone`). When a worker goes, the request it
+took, and any no worker has announced (it may have been queued for the gone one), is
+published again at once; when a worker comes, so are those no worker has announced (the
+broker drops what is published while no worker listens). One not answered
+within `timeout_seconds` (a worker stuck, or a message lost) is published again too, up to
+`attempts` times in all; then the tuning job fails. An answer that comes twice, or for a
+request re-sent meanwhile, is applied once: the tuner applies only the answer to the request
+it still waits for (by `request_id`).
 """
 
 from __future__ import annotations
@@ -19,8 +24,12 @@ from emulator.bus.base import Bus
 from emulator.clock import Clock
 from emulator.domain.events import (
     SUGGESTION_REQUESTS,
+    TUNER_STATUS,
     SuggestionAnswered,
     SuggestionRequested,
+    SuggestionTaken,
+    TunerGone,
+    TunerOnline,
     suggestion_answers_topic,
 )
 from emulator.suggest.codec import decode_answer, encode_request
@@ -41,6 +50,8 @@ class _Out:
     request: SuggestionRequest
     attempt: int
     deadline: float
+    worker: str | None = None
+    """The worker that announced it took the request (None: none yet)."""
 
 
 class RemoteSuggestions:
@@ -76,10 +87,24 @@ class RemoteSuggestions:
 
     async def run(self) -> None:
         """Send requests, take answers, re-send what was not answered, until cancelled."""
-        async with self.bus.subscribe(self.reply_to) as answers, asyncio.TaskGroup() as tasks:
+        async with (
+            self.bus.subscribe(self.reply_to, TUNER_STATUS) as answers,
+            asyncio.TaskGroup() as tasks,
+        ):
             tasks.create_task(self._send(), name="suggestions-send")
             tasks.create_task(self._watch(), name="suggestions-watch")
             async for _topic, event in answers:
+                if isinstance(event, SuggestionTaken):
+                    out = self._out.get(event.request_id)
+                    if out is not None:
+                        out.worker = event.worker
+                    continue
+                if isinstance(event, TunerGone):
+                    await self._worker_gone(event.worker)
+                    continue
+                if isinstance(event, TunerOnline):
+                    await self._worker_online(event.worker)
+                    continue
                 if not isinstance(event, SuggestionAnswered):
                     continue
                 try:
@@ -114,20 +139,42 @@ class RemoteSuggestions:
         while True:
             await self.clock.sleep(CHECK_SECONDS)
             now = self.clock.monotonic()
+            late = f"no suggestion worker answered within {self.timeout_seconds:g}s"
             for out in [o for o in self._out.values() if o.deadline <= now]:
-                if out.attempt < self.attempts:
-                    self.resent += 1
-                    log.warning(
-                        "no suggestion worker answered for %s within %gs; sending it again",
-                        out.request.tuning_job,
-                        self.timeout_seconds,
-                    )
-                    await self._publish(out.request, out.attempt + 1)
-                    continue
-                del self._out[out.request.request_id]
-                await self._fail(
-                    out.request,
-                    "InternalServerError: No suggestion worker answered the request for the "
-                    f"next training jobs ({self.attempts} attempts of "
-                    f"{self.timeout_seconds:g} seconds).",
-                )
+                await self._retry(out, late)
+
+    async def _worker_gone(self, worker: str) -> None:
+        """A worker's last will: what it had taken is sent again now, and so is every request
+        no worker has announced yet. Those may sit unread in the gone worker's session, which
+        the broker drops with it; if a live worker holds one instead, its two answers are
+        applied once."""
+        gone = [o for o in self._out.values() if o.worker in (None, worker)]
+        for out in gone:
+            await self._retry(out, f"suggestion worker {worker} went away")
+
+    async def _worker_online(self, worker: str) -> None:
+        """A worker subscribed: requests no worker has taken may have been sent while none
+        listened (the broker drops those), so they are sent again, on the same attempt."""
+        for out in [o for o in self._out.values() if o.worker is None]:
+            self.resent += 1
+            log.info(
+                "suggestion worker %s online: %s's request sent again",
+                worker,
+                out.request.tuning_job,
+            )
+            await self._publish(out.request, out.attempt)
+
+    async def _retry(self, out: _Out, why: str) -> None:
+        """Publish the request again, or, after `attempts`, fail its tuning job."""
+        if out.attempt < self.attempts:
+            self.resent += 1
+            log.warning("%s for %s; sending it again", why, out.request.tuning_job)
+            await self._publish(out.request, out.attempt + 1)
+            return
+        del self._out[out.request.request_id]
+        await self._fail(
+            out.request,
+            "InternalServerError: No suggestion worker answered the request for the "
+            f"next training jobs ({self.attempts} attempts of "
+            f"{self.timeout_seconds:g} seconds).",
+        )

@@ -21,6 +21,10 @@ from emulator.domain.events import (
     SHARED_SUGGESTION_REQUESTS,
     SuggestionAnswered,
     SuggestionRequested,
+    SuggestionTaken,
+    TunerGone,
+    TunerOnline,
+    tuner_topic,
 )
 from emulator.suggest.codec import decode_request, encode_answer
 from emulator.tuner.suggestion import answer
@@ -28,14 +32,23 @@ from emulator.tuner.suggestion import answer
 log = logging.getLogger(__name__)
 
 
-async def answer_requests(bus: Bus, clock: Clock) -> None:
-    """Answer the requests the broker hands this worker, one at a time, until cancelled."""
+async def answer_requests(bus: Bus, clock: Clock, worker: str = "") -> None:
+    """Answer the requests the broker hands this worker, one at a time, until cancelled.
+    Once subscribed, the worker says so (`TunerOnline`: what was sent while no worker listened
+    is sent again); each request is announced as taken first, so that if this worker dies
+    computing it, its last will (`TunerGone`) makes the control plane send it again at once."""
     async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
+        online = TunerOnline(ts=clock.now(), worker=worker)
+        await bus.publish(tuner_topic(worker), online, retain=True)
         async for _topic, event in requests:
             if not isinstance(event, SuggestionRequested):
                 continue
             try:
                 request = decode_request(event.request)
+                taken = SuggestionTaken(
+                    ts=clock.now(), worker=worker, request_id=request.request_id
+                )
+                await bus.publish(event.reply_to, taken)
                 reply = await asyncio.to_thread(answer, request)
             except Exception:
                 log.exception("cannot answer the request of %s", event.tuning_job)
@@ -60,6 +73,7 @@ def default_worker_id() -> str:
 async def run_worker(url: str, worker_id: str) -> None:
     """Connect to the broker at `url` and answer requests until cancelled."""
     clock = SystemClock()
-    async with open_bus(url, client_id=worker_id, clock=clock, persistent=False) as bus:
+    will = (tuner_topic(worker_id), TunerGone(ts=clock.now(), worker=worker_id))
+    async with open_bus(url, client_id=worker_id, will=will, clock=clock, persistent=False) as bus:
         print(f"amt tuner {worker_id} answering suggestions on {url}", flush=True)
-        await answer_requests(bus, clock)
+        await answer_requests(bus, clock, worker_id)

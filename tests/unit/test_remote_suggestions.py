@@ -12,6 +12,10 @@ from emulator.domain.events import (
     SHARED_SUGGESTION_REQUESTS,
     SuggestionAnswered,
     SuggestionRequested,
+    SuggestionTaken,
+    TunerGone,
+    TunerOnline,
+    tuner_topic,
 )
 from emulator.suggest.codec import decode_request, encode_answer
 from emulator.suggest.remote import RemoteSuggestions
@@ -114,3 +118,76 @@ async def test_an_answer_that_cannot_be_read_is_skipped():
     remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=2)
     await run(remote, garbled_then_worker(bus, clock), outcomes)
     assert outcomes.answers == [answer(bayesian_request())]
+
+
+async def taken_by_one_that_goes(bus: InProcessBus, clock: Clock) -> None:
+    """Worker w1 takes the first request; another worker goes (its will concerns nothing
+    outstanding: w1 holds the request), then w1 goes; the request sent again is answered."""
+    seen = 0
+    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
+        async for _topic, event in requests:
+            assert isinstance(event, SuggestionRequested)
+            request = decode_request(event.request)
+            seen += 1
+            if seen == 1:
+                taken = SuggestionTaken(ts=clock.now(), worker="w1", request_id=request.request_id)
+                await bus.publish(event.reply_to, taken)
+                await bus.publish(tuner_topic("w0"), TunerGone(ts=clock.now(), worker="w0"))
+                await bus.publish(tuner_topic("w1"), TunerGone(ts=clock.now(), worker="w1"))
+                continue
+            reply = encode_answer(answer(request))
+            await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=reply))
+
+
+async def test_a_request_whose_worker_goes_is_sent_again_at_once_not_after_the_timeout():
+    bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
+    remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=3600)
+    await run(remote, taken_by_one_that_goes(bus, clock), outcomes)
+    assert outcomes.failures == []
+    assert outcomes.answers == [answer(bayesian_request())]
+    assert remote.resent == 1
+    assert clock.monotonic() < 600  # the will, not the 3600 s timeout, sent it again
+
+
+async def queued_for_one_that_goes(bus: InProcessBus, clock: Clock) -> None:
+    """The first request sits unread with a worker that goes before taking it."""
+    seen = 0
+    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
+        async for _topic, event in requests:
+            assert isinstance(event, SuggestionRequested)
+            seen += 1
+            if seen == 1:
+                await bus.publish(tuner_topic("w1"), TunerGone(ts=clock.now(), worker="w1"))
+                continue
+            reply = encode_answer(answer(decode_request(event.request)))
+            await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=reply))
+
+
+async def test_a_request_no_worker_took_is_sent_again_when_a_worker_goes():
+    bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
+    remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=3600)
+    await run(remote, queued_for_one_that_goes(bus, clock), outcomes)
+    assert outcomes.answers == [answer(bayesian_request())]
+    assert remote.resent == 1
+    assert clock.monotonic() < 600
+
+
+async def late_worker(bus: InProcessBus, clock: Clock) -> None:
+    """Subscribes only after the request was published (to nobody), then says it is online."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
+        await bus.publish(tuner_topic("w2"), TunerOnline(ts=clock.now(), worker="w2"), retain=True)
+        async for _topic, event in requests:
+            assert isinstance(event, SuggestionRequested)
+            reply = encode_answer(answer(decode_request(event.request)))
+            await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=reply))
+
+
+async def test_a_request_sent_while_no_worker_listened_is_sent_again_when_one_comes():
+    bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
+    remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=3600)
+    await run(remote, late_worker(bus, clock), outcomes)
+    assert outcomes.answers == [answer(bayesian_request())]
+    assert remote.resent == 1
+    assert clock.monotonic() < 600  # the worker's arrival, not the 3600 s timeout
