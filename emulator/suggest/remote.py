@@ -144,25 +144,27 @@ class RemoteSuggestions:
                 await self._retry(out, late)
 
     async def _worker_gone(self, worker: str) -> None:
-        """A worker's last will: what it had taken is sent again now, and so is every request
-        no worker has announced yet. Those may sit unread in the gone worker's session, which
-        the broker drops with it; if a live worker holds one instead, its two answers are
-        applied once."""
-        gone = [o for o in self._out.values() if o.worker in (None, worker)]
-        for out in gone:
-            await self._retry(out, f"suggestion worker {worker} went away")
+        """A worker's last will. What it had taken is tried again now. So is every request no
+        worker has taken yet, on the same attempt: it may sit unread in the gone worker's
+        session, which the broker drops with it (if a live worker holds it instead, its two
+        answers are applied once; and a will delivered again, retained, costs no attempt)."""
+        for out in list(self._out.values()):
+            if out.worker == worker:
+                await self._retry(out, f"suggestion worker {worker} went away")
+            elif out.worker is None:
+                await self._again(out, f"suggestion worker {worker} went away")
 
     async def _worker_online(self, worker: str) -> None:
         """A worker subscribed: requests no worker has taken may have been sent while none
-        listened (the broker drops those), so they are sent again, on the same attempt."""
+        listened (the broker drops those), so they are sent again."""
         for out in [o for o in self._out.values() if o.worker is None]:
-            self.resent += 1
-            log.info(
-                "suggestion worker %s online: %s's request sent again",
-                worker,
-                out.request.tuning_job,
-            )
-            await self._publish(out.request, out.attempt)
+            await self._again(out, f"suggestion worker {worker} came online")
+
+    async def _again(self, out: _Out, why: str) -> None:
+        """Publish the request again on the same attempt: no worker failed on it."""
+        self.resent += 1
+        log.info("%s: %s's request sent again", why, out.request.tuning_job)
+        await self._publish(out.request, out.attempt)
 
     async def _retry(self, out: _Out, why: str) -> None:
         """Publish the request again, or, after `attempts`, fail its tuning job."""

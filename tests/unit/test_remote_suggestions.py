@@ -191,3 +191,15 @@ async def test_a_request_sent_while_no_worker_listened_is_sent_again_when_one_co
     assert outcomes.answers == [answer(bayesian_request())]
     assert remote.resent == 1
     assert clock.monotonic() < 600  # the worker's arrival, not the 3600 s timeout
+
+
+async def test_a_will_of_a_worker_that_held_nothing_costs_the_request_no_attempt():
+    """One attempt only: the request no worker took is sent again when some worker's will
+    comes (maybe one delivered again, retained), and that must not fail the tuning job."""
+    bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
+    remote = RemoteSuggestions(
+        bus, clock, outcomes.deliver, outcomes.fail, attempts=1, timeout_seconds=3600
+    )
+    await run(remote, queued_for_one_that_goes(bus, clock), outcomes)
+    assert outcomes.failures == []
+    assert outcomes.answers == [answer(bayesian_request())]
