@@ -4,6 +4,8 @@ worker ever answers. The in-process bus and a manual clock; no broker."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 
 from emulator.bus.base import topic_matches
 from emulator.bus.memory import InProcessBus
@@ -45,19 +47,44 @@ class Outcomes:
         self.done.set()
 
 
-async def deaf_then_twice(bus: InProcessBus, clock: Clock) -> None:
-    """Ignores the first request it is sent; answers every later one twice."""
-    seen = 0
+async def reply(
+    bus: InProcessBus, clock: Clock, event: SuggestionRequested, copies: int = 1
+) -> None:
+    """Answer `event` as a worker does, `copies` times."""
+    encoded = encode_answer(answer(decode_request(event.request)))
+    for _ in range(copies):
+        await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=encoded))
+
+
+First = Callable[[SuggestionRequested], Awaitable[None]]
+
+
+async def worker_that(
+    bus: InProcessBus, clock: Clock, first: First, *, copies: int = 1, late: bool = False
+) -> None:
+    """A fake worker: does `first` with the first request instead of answering it, and
+    answers every later one `copies` times. `late`: it subscribes only after the request
+    was published (to nobody), then says it is online."""
+    if late:
+        for _ in range(10):
+            await asyncio.sleep(0)
     async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
+        if late:
+            online = TunerOnline(ts=clock.now(), worker="w2")
+            await bus.publish(tuner_topic("w2"), online, retain=True)
+        seen = 0
         async for _topic, event in requests:
             assert isinstance(event, SuggestionRequested)
             seen += 1
             if seen == 1:
-                continue
-            reply = encode_answer(answer(decode_request(event.request)))
-            for _ in range(2):
-                answered = SuggestionAnswered(ts=clock.now(), answer=reply)
-                await bus.publish(event.reply_to, answered)
+                await first(event)
+            else:
+                await reply(bus, clock, event, copies)
+
+
+async def gone(bus: InProcessBus, clock: Clock, worker: str) -> None:
+    """`worker`'s last will, as the broker publishes it."""
+    await bus.publish(tuner_topic(worker), TunerGone(ts=clock.now(), worker=worker))
 
 
 async def run(remote: RemoteSuggestions, worker, outcomes: Outcomes) -> None:
@@ -77,7 +104,11 @@ async def run(remote: RemoteSuggestions, worker, outcomes: Outcomes) -> None:
 async def test_an_unanswered_request_is_sent_again_and_its_answer_applied_once():
     bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
     remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=2)
-    await run(remote, deaf_then_twice(bus, clock), outcomes)
+
+    async def deaf(event: SuggestionRequested) -> None:
+        pass
+
+    await run(remote, worker_that(bus, clock, deaf, copies=2), outcomes)
     assert outcomes.failures == []
     assert outcomes.answers == [answer(bayesian_request())]
     assert remote.resent == 1
@@ -102,92 +133,61 @@ async def test_the_worker_answers_what_the_control_plane_asks():
     assert outcomes.answers == [answer(bayesian_request())]
 
 
-async def garbled_then_worker(bus: InProcessBus, clock: Clock) -> None:
-    """Answers the first request with a message that cannot be read, then answers properly."""
-    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
-        async for _topic, event in requests:
-            assert isinstance(event, SuggestionRequested)
-            garbled = SuggestionAnswered(ts=clock.now(), answer={"configs": 3})
-            await bus.publish(event.reply_to, garbled)
-            reply = encode_answer(answer(decode_request(event.request)))
-            await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=reply))
-
-
 async def test_an_answer_that_cannot_be_read_is_skipped():
     bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
     remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=2)
-    await run(remote, garbled_then_worker(bus, clock), outcomes)
+
+    async def garbled_then_answered(event: SuggestionRequested) -> None:
+        garbled = SuggestionAnswered(ts=clock.now(), answer={"configs": 3})
+        await bus.publish(event.reply_to, garbled)
+        await reply(bus, clock, event)
+
+    await run(remote, worker_that(bus, clock, garbled_then_answered), outcomes)
     assert outcomes.answers == [answer(bayesian_request())]
-
-
-async def taken_by_one_that_goes(bus: InProcessBus, clock: Clock) -> None:
-    """Worker w1 takes the first request; another worker goes (its will concerns nothing
-    outstanding: w1 holds the request), then w1 goes; the request sent again is answered."""
-    seen = 0
-    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
-        async for _topic, event in requests:
-            assert isinstance(event, SuggestionRequested)
-            request = decode_request(event.request)
-            seen += 1
-            if seen == 1:
-                taken = SuggestionTaken(ts=clock.now(), worker="w1", request_id=request.request_id)
-                await bus.publish(event.reply_to, taken)
-                await bus.publish(tuner_topic("w0"), TunerGone(ts=clock.now(), worker="w0"))
-                await bus.publish(tuner_topic("w1"), TunerGone(ts=clock.now(), worker="w1"))
-                continue
-            reply = encode_answer(answer(request))
-            await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=reply))
 
 
 async def test_a_request_whose_worker_goes_is_sent_again_at_once_not_after_the_timeout():
     bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
     remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=3600)
-    await run(remote, taken_by_one_that_goes(bus, clock), outcomes)
+
+    async def taken_by_one_that_goes(event: SuggestionRequested) -> None:
+        """w1 takes it; another worker goes (its will concerns nothing outstanding: w1 holds
+        the request), then w1 goes."""
+        request_id = decode_request(event.request).request_id
+        taken = SuggestionTaken(ts=clock.now(), worker="w1", request_id=request_id)
+        await bus.publish(event.reply_to, taken)
+        await gone(bus, clock, "w0")
+        await gone(bus, clock, "w1")
+
+    await run(remote, worker_that(bus, clock, taken_by_one_that_goes), outcomes)
     assert outcomes.failures == []
     assert outcomes.answers == [answer(bayesian_request())]
     assert remote.resent == 1
     assert clock.monotonic() < 600  # the will, not the 3600 s timeout, sent it again
 
 
-async def queued_for_one_that_goes(bus: InProcessBus, clock: Clock) -> None:
-    """The first request sits unread with a worker that goes before taking it."""
-    seen = 0
-    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
-        async for _topic, event in requests:
-            assert isinstance(event, SuggestionRequested)
-            seen += 1
-            if seen == 1:
-                await bus.publish(tuner_topic("w1"), TunerGone(ts=clock.now(), worker="w1"))
-                continue
-            reply = encode_answer(answer(decode_request(event.request)))
-            await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=reply))
+def queued_for_one_that_goes(bus: InProcessBus, clock: Clock) -> First:
+    """The first request sits unread with worker w1, which goes before taking it."""
+
+    async def first(event: SuggestionRequested) -> None:
+        await gone(bus, clock, "w1")
+
+    return first
 
 
 async def test_a_request_no_worker_took_is_sent_again_when_a_worker_goes():
     bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
     remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=3600)
-    await run(remote, queued_for_one_that_goes(bus, clock), outcomes)
+    await run(remote, worker_that(bus, clock, queued_for_one_that_goes(bus, clock)), outcomes)
     assert outcomes.answers == [answer(bayesian_request())]
     assert remote.resent == 1
     assert clock.monotonic() < 600
 
 
-async def late_worker(bus: InProcessBus, clock: Clock) -> None:
-    """Subscribes only after the request was published (to nobody), then says it is online."""
-    for _ in range(10):
-        await asyncio.sleep(0)
-    async with bus.subscribe(SHARED_SUGGESTION_REQUESTS) as requests:
-        await bus.publish(tuner_topic("w2"), TunerOnline(ts=clock.now(), worker="w2"), retain=True)
-        async for _topic, event in requests:
-            assert isinstance(event, SuggestionRequested)
-            reply = encode_answer(answer(decode_request(event.request)))
-            await bus.publish(event.reply_to, SuggestionAnswered(ts=clock.now(), answer=reply))
-
-
 async def test_a_request_sent_while_no_worker_listened_is_sent_again_when_one_comes():
     bus, clock, outcomes = InProcessBus(), ManualClock(), Outcomes()
     remote = RemoteSuggestions(bus, clock, outcomes.deliver, outcomes.fail, timeout_seconds=3600)
-    await run(remote, late_worker(bus, clock), outcomes)
+    await run(remote, worker_that(bus, clock, partial(reply, bus, clock), late=True), outcomes)
     assert outcomes.answers == [answer(bayesian_request())]
     assert remote.resent == 1
     assert clock.monotonic() < 600  # the worker's arrival, not the 3600 s timeout
@@ -200,6 +200,6 @@ async def test_a_will_of_a_worker_that_held_nothing_costs_the_request_no_attempt
     remote = RemoteSuggestions(
         bus, clock, outcomes.deliver, outcomes.fail, attempts=1, timeout_seconds=3600
     )
-    await run(remote, queued_for_one_that_goes(bus, clock), outcomes)
+    await run(remote, worker_that(bus, clock, queued_for_one_that_goes(bus, clock)), outcomes)
     assert outcomes.failures == []
     assert outcomes.answers == [answer(bayesian_request())]
