@@ -77,8 +77,7 @@ class ControlPlane:
         """`suggestion_bus`: where `amt tuner` workers are reached, if not on `ctx.bus`
         (`amt serve --simulate --remote-tuners`: its agents stay on the in-process bus)."""
         self.ctx = ctx
-        self._suggestion_bus = suggestion_bus
-        self.suggestions = self._suggestion_workers()
+        self.suggestions = self._suggestion_workers(suggestion_bus or ctx.bus)
         """Where the tuner's suggestions are computed (None: on this event loop)."""
         self._holds: dict[str, Callable[[], None]] = {}
         """Virtual time held while a request is out (`amt serve --simulate`), by request."""
@@ -97,7 +96,8 @@ class ControlPlane:
         self.idle = asyncio.Event()
         self.idle.set()
 
-    def _suggestion_workers(self) -> SuggestionPool | RemoteSuggestions | None:
+    def _suggestion_workers(self, bus: Bus) -> SuggestionPool | RemoteSuggestions | None:
+        """The pool, `amt tuner` workers reached on `bus`, or None (on this event loop)."""
         settings = self.ctx.settings
         if settings.remote_tuners:
             if not settings.bus_url:
@@ -105,7 +105,7 @@ class ControlPlane:
             # Its deadlines bound real work, as the pool's do: wall time, even when the
             # server's clock is virtual (held, besides, while requests are out).
             return RemoteSuggestions(
-                self._suggestion_bus or self.ctx.bus,
+                bus,
                 SystemClock(),
                 self.answered,
                 self.unanswered,

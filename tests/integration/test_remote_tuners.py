@@ -3,46 +3,15 @@
 
 from __future__ import annotations
 
-import os
-import re
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import start_server, wait_for
 from tests.requests import tuning_request
+from tests.tuner_worker import TunerWorker
 
 pytestmark = pytest.mark.slow
-
-
-class TunerWorker:
-    def __init__(self, broker_url: str, worker_id: str, log: Path) -> None:
-        cmd = [sys.executable, "-m", "emulator.cli", "tuner", "--bus", broker_url]
-        cmd += ["--id", worker_id, "--log-level", "INFO"]
-        self.log = log
-        with log.open("w") as out:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        wait_for(
-            lambda: {"text": log.read_text()},
-            lambda d: re.search(r"^amt tuner \S+ answering", d["text"], re.M) is not None,
-            60,
-        )
-
-    def answered(self) -> int:
-        return self.log.read_text().count("suggestion answered")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(30)
 
 
 def test_remote_tuners_answer_and_a_killed_one_changes_nothing(broker, tmp_path):

@@ -36,7 +36,7 @@ from emulator.simulator.engine import Engine, SimulationSettings
 from emulator.testing import ServerProcess
 from tests.broker import Broker
 from tests.conftest import wait_for
-from tests.integration.test_remote_tuners import TunerWorker
+from tests.tuner_worker import TunerWorker
 
 SET = "image-classification-cpu"
 IMAGE = "433757028032.dkr.ecr.us-west-2.amazonaws.com/image-classification:1"
