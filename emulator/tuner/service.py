@@ -531,9 +531,14 @@ def _seed_of(doc: dict[str, Any]) -> int:
 
 
 def _observations(children: list[TrainingJob]) -> list[Observation]:
-    """What finished children taught: their configuration and final objective (None: failed)."""
+    """What finished children taught: their configuration and final objective (None: failed),
+    in the order they ended (launch order between equal times).
+
+    Not launch order: the model's kernel is fitted on the first observations and cached by
+    them (`gp.hyperparameters`), and with jobs running in parallel an early-launched job
+    ending late would change which those are, missing the cache at every such end."""
     observations = []
-    for child in children:
+    for child in sorted(children, key=_ended_at):
         if child.status in ACTIVE_TRAINING:
             continue
         if summary.counter_key(child) == "RetryableError":
@@ -542,6 +547,10 @@ def _observations(children: list[TrainingJob]) -> list[Observation]:
         value = child.objective_value if succeeded else None
         observations.append(Observation(config=dict(child.tuned), value=value))
     return observations
+
+
+def _ended_at(child: TrainingJob) -> float:
+    return float(child.doc.get("TrainingEndTime") or child.doc.get("LastModifiedTime") or 0.0)
 
 
 def _history(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+
 from emulator.domain.commands import Launch, Stop
 from emulator.domain.documents import new_tuning_doc
 from emulator.domain.jobs import TuningJob
 from emulator.ids import tuning_job_arn
+from emulator.records import JobRecords
+from emulator.tuner.service import TunerService
+from emulator.tuner.suggestion import InProcess, SuggestionAnswer, SuggestionRequest
 from tests.requests import tuning_request
 
 
@@ -277,3 +282,42 @@ async def test_a_tuning_job_an_older_release_left_completing_ends_completed_on_r
     assert (job.status, job.completion_reason) == ("Completed", "x")
     assert job.doc["HyperParameterTuningEndTime"] == clock.now()
     assert len(launched(commands)) == len(running)  # nothing launched meanwhile
+
+
+class RecordedRequests(InProcess):
+    """Answers at once, keeping every request."""
+
+    def __init__(self) -> None:
+        self.requests: list[SuggestionRequest] = []
+
+    def ask(self, request: SuggestionRequest) -> SuggestionAnswer | None:
+        self.requests.append(request)
+        return super().ask(request)
+
+
+async def test_the_history_lists_jobs_in_the_order_they_ended_so_it_only_grows(tuner):
+    """Jobs ending out of launch order: each request's observations start with the previous
+    request's (the kernel fit is cached by the first observations, see `gp.hyperparameters`)."""
+    _, store, clock, commands = tuner
+    recorded = RecordedRequests()
+    service = TunerService(store, JobRecords(store, clock, "us-east-1", "1" * 12), clock, recorded)
+    create(
+        store,
+        clock,
+        "ordered",
+        HyperParameterTuningJobConfig={
+            "Strategy": "Bayesian",
+            "RandomSeed": 3,
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": 6, "MaxParallelTrainingJobs": 3},
+        },
+    )
+    commands += service.on_tuning_changed("ordered")
+    first = launched(commands)
+    for name, value in zip((first[2], first[0], first[1]), (0.3, 0.1, 0.2), strict=True):
+        clock.advance(10)
+        finish(service, name, "Completed", value)
+        commands += service.on_tuning_changed("ordered")
+    histories = [r.history.observations for r in recorded.requests]
+    assert [o.value for o in histories[-1]][:3] == [0.3, 0.1, 0.2]
+    for earlier, later in itertools.pairwise(histories):
+        assert later[: len(earlier)] == earlier
