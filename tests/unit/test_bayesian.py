@@ -13,7 +13,10 @@ from emulator.tuner.model import Config, History, Observation
 from emulator.tuner.space import SearchSpace
 from emulator.tuner.strategies import get_strategy
 from emulator.tuner.strategies.bayesian import (
+    FULL_SEARCH_POINTS,
+    MIN_CANDIDATES,
     BayesianStrategy,
+    candidate_count,
     expected_improvement_ratio,
     initial_design_size,
 )
@@ -120,6 +123,24 @@ def test_finds_the_best_category_and_integer_in_a_mixed_space():
     """In the median of 5 seeds (one seed is a coin flip between neighbouring integers)."""
     bests = [optimise(BayesianStrategy(), MIXED, mixed, 20, seed) for seed in range(5)]
     assert statistics.median(bests) < 0.1
+
+
+def test_the_candidate_search_shrinks_with_the_data_down_to_a_floor():
+    assert candidate_count(2048, FULL_SEARCH_POINTS) == 2048
+    assert candidate_count(2048, FULL_SEARCH_POINTS * 4) == 512
+    assert candidate_count(2048, 1_000_000) == MIN_CANDIDATES
+
+
+def test_late_suggestions_with_fewer_candidates_still_improve_on_the_observed():
+    """400 random Branin jobs and 40 running (a late suggestion's search is the smallest): each
+    of 5 seeds proposes a point better than 95% of what has been observed."""
+    history = observed(BRANIN, branin, 400)
+    values = sorted(o.value for o in history.observations if o.value is not None)
+    pending = tuple(BRANIN.sample(np.random.default_rng(1), 40))
+    late = History("Minimize", history.observations, pending=pending)
+    for seed in range(5):
+        (config,) = BayesianStrategy().suggest(BRANIN, late, 1, np.random.default_rng(seed))
+        assert branin(config) < values[len(values) // 20]
 
 
 def test_parallel_suggestions_are_distinct_and_spread():
