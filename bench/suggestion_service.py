@@ -49,6 +49,11 @@ Measured on the 2-core development machine, each line one run (other work ran be
                             cache had missed 5-15 times per refit size) all 20 tuning jobs
                             Completed, 10,000 jobs, in 495 s, p50 4.5 ms, p99 26.2 ms,
                             creates 0.24 s. One 500-job tuning job: 32.3 s -> 23.2 s.
+                            Again later, pool then remote in one run (load 1.2): pool all
+                            Completed in 570 s, p99 32.7 ms, creates 0.42 s; remote (one `amt
+                            tuner`, killed at 300 s and started again) 7,287 ended in 600 s
+                            (6,890 before), p99 57.8 ms, 4 requests resent: one worker
+                            computes one request at a time, half the pool's two.
 
     python bench/suggestion_service.py                    # 1 tuning job of 500 jobs, 50 parallel
     python bench/suggestion_service.py --jobs 100 --tunings 2 --limit 300
