@@ -51,7 +51,7 @@ from emulator.tuner.suggestion import (
     SuggestionRequest,
     Suggestions,
 )
-from emulator.tuner.tally import ChildCopies, Tally, retried
+from emulator.tuner.tally import ChildCopies, Tally, end_key, retried
 from emulator.tuner.warm_start import (
     IDENTICAL,
     TRANSFER,
@@ -538,7 +538,8 @@ def _observations(children: list[TrainingJob]) -> list[Observation]:
     them (`gp.hyperparameters`), and with jobs running in parallel an early-launched job
     ending late would change which those are, missing the cache at every such end."""
     observations = []
-    for child in sorted(children, key=_ended_at):
+    in_end_order = sorted(enumerate(children), key=lambda pair: end_key(pair[1], pair[0]))
+    for _index, child in in_end_order:
         if child.status in ACTIVE_TRAINING:
             continue
         if summary.counter_key(child) == "RetryableError":
@@ -547,10 +548,6 @@ def _observations(children: list[TrainingJob]) -> list[Observation]:
         value = child.objective_value if succeeded else None
         observations.append(Observation(config=dict(child.tuned), value=value))
     return observations
-
-
-def _ended_at(child: TrainingJob) -> float:
-    return float(child.doc.get("TrainingEndTime") or child.doc.get("LastModifiedTime") or 0.0)
 
 
 def _history(

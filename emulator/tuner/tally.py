@@ -40,6 +40,11 @@ EndKey = tuple[float, int]
 launch order (a stable sort by end time)."""
 
 
+def end_key(job: TrainingJob, index: int) -> EndKey:
+    """The `EndKey` of `job`, the `index`-th launched (every terminal status sets the time)."""
+    return (job.doc.get("TrainingEndTime", 0.0), index)
+
+
 def _take_out(ended: list[tuple[EndKey, object]], key: EndKey) -> bool:
     """Remove the entry of `key`; False when there is none (the tally must be counted again)."""
     at = bisect_left(ended, (key,))
@@ -84,7 +89,7 @@ class Tally:
             return
         if summary.objective_status(job) == "Succeeded":
             self._succeeded(job, index, times)
-        end: EndKey = (job.doc.get("TrainingEndTime", 0.0), index)
+        end = end_key(job, index)
         if counted:
             if times > 0:
                 insort(self._outcomes, (end, job.status))
