@@ -255,10 +255,25 @@ def agent(args: argparse.Namespace) -> int:
     return asyncio.run(run_agent(args))
 
 
+def positive_count(text: str) -> int:
+    """An argparse type: a whole number above zero."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {text}")
+    return value
+
+
 def _tuner_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tuner = sub.add_parser("tuner", help="a worker computing suggestions for a control plane")
     tuner.add_argument("--bus", required=True, metavar="URL", help="the broker (mqtt://...)")
     tuner.add_argument("--id", default=None, help="broker client id (default amt-tuner-HOST-PID)")
+    tuner.add_argument(
+        "--processes",
+        type=positive_count,
+        default=None,
+        metavar="N",
+        help="requests computed at once, each in its own process (default: one per core, <= 4)",
+    )
     tuner.add_argument("--log-level", default="WARNING")
 
 
@@ -267,8 +282,8 @@ def tuner(args: argparse.Namespace) -> int:
     from emulator.suggest.worker import default_worker_id, run_worker  # noqa: PLC0415
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_worker(args.bus, args.id or default_worker_id()))
+    with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+        asyncio.run(run_worker(args.bus, args.id or default_worker_id(), args.processes))
     return 0
 
 

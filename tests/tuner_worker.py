@@ -33,6 +33,22 @@ class TunerWorker:
     def answered(self) -> int:
         return self.log.read_text().count("suggestion answered")
 
+    def processes(self) -> list[int]:
+        """The worker's descendants now: its fork server and the processes computing."""
+        children: dict[int, list[int]] = {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        found, todo = [], [self.proc.pid]
+        while todo:
+            below = children.get(todo.pop(), [])
+            found += below
+            todo += below
+        return found
+
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)

@@ -225,7 +225,7 @@ SHARED_SUGGESTION_REQUESTS = f"$share/{TUNERS}/{SUGGESTION_REQUESTS}"
 
 
 def tuner_topic(worker: str) -> str:
-    """An `amt tuner` worker's status: `TunerOnline`, then its last will `TunerGone`."""
+    """An `amt tuner` worker's status: `TunerOnline`, then `TunerGone` (goodbye or will)."""
     return f"{PREFIX}/suggestions/tuners/{worker}"
 
 

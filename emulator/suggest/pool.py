@@ -30,6 +30,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -42,6 +45,7 @@ ATTEMPTS = 3
 TIMEOUT_SECONDS = 120.0
 """Per attempt. A 500-job Bayesian history is answered in about a second on one core."""
 CLOSE_GRACE_SECONDS = 5.0
+OWNER_POLL_SECONDS = 1.0
 PRELOAD = ["emulator.tuner.suggestion", "emulator.tuner.strategies.bayesian"]
 
 Deliver = Callable[[SuggestionAnswer], Awaitable[None]]
@@ -61,12 +65,38 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def lower_priority() -> None:
-    """A worker's initializer: run below the server's priority (see `WORKER_NICENESS`)."""
+def start_worker(owner: int) -> None:
+    """A worker's initializer: run below the server's priority (see `WORKER_NICENESS`), and
+    end when `owner`, the process that made the pool, is gone. Its workers are children of
+    the fork server, not of the owner, and hold their own queue's pipes open, so nothing else
+    ends them when the owner is killed (SIGKILL): they would wait for work forever."""
     try:
         os.nice(WORKER_NICENESS)
     except OSError:  # pragma: no cover - a platform without nice(2): run at equal priority
         log.debug("cannot lower the suggestion worker's priority")
+    threading.Thread(target=_exit_with, args=(owner,), name="owner-watch", daemon=True).start()
+
+
+def _exit_with(owner: int) -> None:
+    """Wait until process `owner` ends, then end this process at once."""
+    try:
+        handle = os.pidfd_open(owner)
+    except (AttributeError, OSError):  # pragma: no cover - no pidfd (not Linux, or old)
+        while _alive(owner):
+            time.sleep(OWNER_POLL_SECONDS)
+    else:
+        select.select([handle], [], [])
+    os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - alive, under another user
+        return True
+    return True
 
 
 class SuggestionPool:
@@ -166,7 +196,10 @@ class SuggestionPool:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(PRELOAD)
             self._executor = ProcessPoolExecutor(
-                self.workers, mp_context=context, initializer=lower_priority
+                self.workers,
+                mp_context=context,
+                initializer=start_worker,
+                initargs=(os.getpid(),),
             )
         return self._executor
 

@@ -10,6 +10,7 @@ import pytest
 from tests.conftest import start_server, wait_for
 from tests.requests import tuning_request
 from tests.tuner_worker import TunerWorker
+from tests.unit.test_suggestion_pool import running
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +35,7 @@ def test_remote_tuners_answer_and_a_killed_one_changes_nothing(broker, tmp_path)
         )
         server.sagemaker.create_hyper_parameter_tuning_job(**request)
         wait_for(lambda: {"n": first.answered() + second.answered()}, lambda d: d["n"] >= 2, 120)
+        left_behind = first.processes()
         first.stop(signal.SIGKILL)
         described = server.wait_tuning("remote-tuned", timeout=300)
         assert described["HyperParameterTuningJobStatus"] == "Completed", described.get(
@@ -45,6 +47,12 @@ def test_remote_tuners_answer_and_a_killed_one_changes_nothing(broker, tmp_path)
         numbers = sorted(s["TrainingJobName"].rsplit("-", 2)[1] for s in summaries)
         assert numbers == [f"{n:03d}" for n in range(1, 9)]  # each answer applied once
         assert second.answered() >= 1
+        left_behind += second.processes()
+        second.stop()  # SIGTERM: it stops its processes
+        assert left_behind  # each computed in a pool of its own
+        wait_for(
+            lambda: {"alive": [p for p in left_behind if running(p)]}, lambda d: not d["alive"], 30
+        )
     finally:
         second.stop()
         first.stop()

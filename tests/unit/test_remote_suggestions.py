@@ -12,6 +12,7 @@ from emulator.bus.memory import InProcessBus
 from emulator.clock import Clock, ManualClock, SystemClock
 from emulator.domain.events import (
     SHARED_SUGGESTION_REQUESTS,
+    TUNER_STATUS,
     SuggestionAnswered,
     SuggestionRequested,
     SuggestionTaken,
@@ -203,3 +204,17 @@ async def test_a_will_of_a_worker_that_held_nothing_costs_the_request_no_attempt
     await run(remote, worker_that(bus, clock, queued_for_one_that_goes(bus, clock)), outcomes)
     assert outcomes.failures == []
     assert outcomes.answers == [answer(bayesian_request())]
+
+
+async def test_a_worker_that_stops_says_it_is_gone_as_its_will_would():
+    """A clean disconnect sends no last will: without the worker's own goodbye, the requests
+    it held would wait for the control plane's timeout."""
+    bus, clock = InProcessBus(), SystemClock()
+    async with bus.subscribe(TUNER_STATUS) as status:
+        worker = asyncio.create_task(answer_requests(bus, clock, "w1", processes=1))
+        _topic, online = await asyncio.wait_for(anext(status), 30)
+        assert online == TunerOnline(ts=online.ts, worker="w1", event_id=online.event_id)
+        worker.cancel()
+        _topic, gone = await asyncio.wait_for(anext(status), 30)
+        assert isinstance(gone, TunerGone) and gone.worker == "w1"
+    assert worker.cancelled()

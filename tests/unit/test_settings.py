@@ -92,3 +92,10 @@ def test_suggestion_workers_and_remote_tuners_from_flags(capsys):
     assert "--suggestion-workers must be 0 or more" in capsys.readouterr().err
     assert main(["serve", "--remote-tuners"]) == 2
     assert "--remote-tuners needs a broker" in capsys.readouterr().err
+
+
+def test_a_tuner_computes_on_at_least_one_process(capsys):
+    with pytest.raises(SystemExit) as usage:
+        main(["tuner", "--bus", "mqtt://127.0.0.1:1", "--processes", "0"])
+    assert usage.value.code == 2
+    assert "--processes: must be 1 or more, got 0" in capsys.readouterr().err

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -159,3 +161,54 @@ async def test_workers_run_below_the_servers_priority():
     assert not outcomes.failures
     (reply,) = outcomes.answers
     assert reply.tuning_job == f"nice={min(19, os.nice(0) + WORKER_NICENESS)}"
+
+
+OWNER = """
+import asyncio, sys
+from emulator.suggest.pool import SuggestionPool
+from tests.unit.test_suggestion import bayesian_request
+
+async def main():
+    answered = asyncio.Event()
+    async def deliver(reply):
+        answered.set()
+    async def fail(request, reason):
+        sys.exit(reason)
+    pool = SuggestionPool(deliver, fail, workers=2)
+    runner = asyncio.create_task(pool.run())
+    pool.ask(bayesian_request())
+    await answered.wait()
+    print(*pool.worker_pids(), flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def test_the_workers_end_when_the_process_that_owns_the_pool_is_killed():
+    """Workers are the fork server's children and hold their queue's pipes open: without
+    watching their owner they would outlive an `amt serve` or `amt tuner` killed with SIGKILL,
+    idle forever."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True, cwd=Path.cwd()
+    )
+    try:
+        assert owner.stdout is not None
+        workers = [int(pid) for pid in owner.stdout.readline().split()]
+        assert workers and all(running(pid) for pid in workers)
+    finally:
+        owner.kill()
+        owner.wait(30)
+    deadline = time.monotonic() + 20
+    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if running(pid)]
