@@ -14,9 +14,9 @@ DescribeHyperParameterTuningJob as fast as it can. Each mode runs on a fresh ser
 
 Prints, per mode: the creates' total seconds, the wall seconds until every tuning job ended,
 Describe latency p50 / p99 / max while they ran (one call every `--interval` seconds, as a
-script polling its jobs does), the effective time scale, and pool/loop
-ratios; `ended`: training jobs ended (of tunings x jobs) when every tuning job had ended or
-the `--limit` ran out.
+script polling its jobs does, each followed by a List call: List p99 / max), the effective
+time scale, and pool/loop ratios; `ended`: training jobs ended (of tunings x jobs) when every
+tuning job had ended or the `--limit` ran out.
 
 Measured on the 2-core development machine, each line one run (other work ran beside it):
   1 x 500 jobs, load 2.9:   loop wall 71.5 s, Describe p50 392 ms, p99 2.05 s, max 2.5 s;
@@ -97,6 +97,9 @@ class Result:
     creates_s: float = 0.0
     wall_s: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    """DescribeHyperParameterTuningJob's, in seconds."""
+    list_latencies: list[float] = field(default_factory=list)
+    """ListHyperParameterTuningJobs' and ListTrainingJobsForHyperParameterTuningJob's."""
     statuses: list[str] = field(default_factory=list)
     ended_jobs: int = 0
     """Training jobs of the tuning jobs that had ended when the run stopped."""
@@ -105,8 +108,13 @@ class Result:
     """Remote mode: requests sent again after no answer came within the timeout."""
 
     def quantile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+        """Of Describe's latencies."""
+        return quantile(self.latencies, q)
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def request(name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -220,9 +228,12 @@ def poll(
     clock: Clock,
     interval: float,
 ) -> None:
-    """Describe the tuning jobs in turn, timing each call, until all have ended."""
+    """Describe the tuning jobs in turn, each followed by a List call (the tuning jobs, or
+    that tuning job's first 100 training jobs, alternately), timing each call, until all have
+    ended."""
     client = boto3_client(endpoint)
     ended: dict[str, str] = {}
+    calls = 0
     while not done.is_set() and len(ended) < len(names):
         for name in names:
             sent = clock.monotonic()
@@ -232,6 +243,16 @@ def poll(
             if status in ENDED:
                 ended[name] = status
             done.wait(interval)
+            calls += 1
+            sent = clock.monotonic()
+            if calls % 2:
+                client.list_hyper_parameter_tuning_jobs(MaxResults=100)
+            else:
+                client.list_training_jobs_for_hyper_parameter_tuning_job(
+                    HyperParameterTuningJobName=name, MaxResults=100
+                )
+            result.list_latencies.append(clock.monotonic() - sent)
+            done.wait(interval)
     result.statuses = [ended.get(n, "InProgress") for n in names]
     done.set()
 
@@ -239,13 +260,15 @@ def poll(
 def report(results: list[Result]) -> str:
     rows = [
         f"{'mode':5} {'creates s':>9} {'wall s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-        f"{'calls':>6} {'scale':>7} {'ended':>6}  statuses"
+        f"{'calls':>6} {'List p99':>8} {'max ms':>8} {'scale':>7} {'ended':>6}  statuses"
     ]
     for r in results:
         rows.append(
             f"{r.mode:5} {r.creates_s:9.2f} {r.wall_s:8.1f} {1000 * r.quantile(0.5):8.1f} "
             f"{1000 * r.quantile(0.99):8.1f} {1000 * max(r.latencies, default=0):8.1f} "
-            f"{len(r.latencies):6d} {r.effective_scale:7.1f} {r.ended_jobs:6d}  "
+            f"{len(r.latencies):6d} {1000 * quantile(r.list_latencies, 0.99):8.1f} "
+            f"{1000 * max(r.list_latencies, default=0):8.1f} "
+            f"{r.effective_scale:7.1f} {r.ended_jobs:6d}  "
             f"{ {s: r.statuses.count(s) for s in set(r.statuses)} }"
             + (f"  resent {r.resent}" if r.mode == "remote" else "")
         )
