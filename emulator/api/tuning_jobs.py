@@ -10,7 +10,6 @@ from emulator.context import ApiContext, missing_tuning_job
 from emulator.domain.builtin import builtin_metrics
 from emulator.domain.commands import Refresh
 from emulator.domain.status import TERMINAL_TUNING
-from emulator.domain.summary import training_summary
 from emulator.errors import ValidationException
 from emulator.ids import Scope
 from emulator.rules.service_rules import check_create_tuning_job
@@ -67,7 +66,7 @@ _CHILD_SORT = {
 
 async def list_children(ctx: ApiContext, params: dict[str, Any]) -> dict[str, Any]:
     name = ctx.tuning_row(params["HyperParameterTuningJobName"]).name
-    summaries = [training_summary(r) for r in ctx.store.children(name)]
+    summaries = ctx.store.child_summaries(name)
     if params.get("StatusEquals"):
         summaries = [s for s in summaries if s["TrainingJobStatus"] == params["StatusEquals"]]
     sort_by = params.get("SortBy", "Name")

@@ -29,6 +29,7 @@ from emulator.domain.instances import gpus_of
 from emulator.domain.jobs import TrainingJob, TuningJob
 from emulator.domain.listing import training_list_summary, tuning_list_summary
 from emulator.domain.status import ACTIVE_TRAINING
+from emulator.domain.summary import training_summary
 from emulator.ids import Scope, scope_of_arn
 from emulator.store.meta import training_job, training_meta, tuning_job, tuning_meta
 
@@ -290,6 +291,9 @@ class Store:
         job reads every one of its children at each update, and marshal reads them about
         three times faster than JSON. Kept exact by every write; forgotten whenever a write
         is undone."""
+        self._summaries: dict[str, tuple[tuple[bytes, bytes], dict[str, Any]]] = {}
+        """Each child's HyperParameterTrainingJobSummary with the row it was made from: valid
+        while that row (compared by identity) is the one in `_training`."""
         self._child_names: dict[str, list[str]] = {}
         """Each tuning job's children in launch order, kept exact by insert_training_job:
         early stopping asks for them at every objective point."""
@@ -354,6 +358,7 @@ class Store:
         self._steps.clear()
         self._marks.clear()
         self._training.clear()
+        self._summaries.clear()
         self._child_names.clear()
 
     # ---- sequence numbers -------------------------------------------------------------
@@ -519,6 +524,20 @@ class Store:
     def children(self, tuning_job: str) -> list[TrainingJob]:
         """Training jobs launched by a tuning job, in launch order (each a fresh copy)."""
         return [_thawed(frozen) for _name, frozen in self._child_rows(tuning_job)]
+
+    def child_summaries(self, tuning_job: str) -> list[dict[str, Any]]:
+        """The HyperParameterTrainingJobSummary of each child, in launch order, made once per
+        write to its row and then shared (do not change them): a List call on a tuning job
+        of 500 children decoded all 500 to page 100 of them (10 ms of the server's loop)."""
+        made = self._summaries
+        summaries = []
+        for name, frozen in self._child_rows(tuning_job):
+            key = name.lower()
+            seen = made.get(key)
+            if seen is None or seen[0] is not frozen:
+                seen = made[key] = (frozen, training_summary(_thawed(frozen)))
+            summaries.append(seen[1])
+        return summaries
 
     def child_versions(self, tuning_job: str) -> list[tuple[str, object]]:
         """A tuning job's children in launch order, each name with a token of its stored row

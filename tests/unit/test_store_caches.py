@@ -1,9 +1,9 @@
 """The store's caches of training jobs and child names answer exactly as the database does.
 
 A tuning job reads every child at each update, so the store keeps each training job's row in
-a faster format and each tuning job's child names; these tests hold them to what a second
-connection reads from the file, after writes, rolled-back writes and deletions, and check that
-every read hands out a copy nobody else holds.
+a faster format, each tuning job's child names and its children's List summaries; these tests
+hold them to what a second connection reads from the file, after writes, rolled-back writes and
+deletions, and check that every read hands out a copy nobody else holds.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import pytest
 
 from emulator.domain.jobs import TrainingJob
 from emulator.domain.status import transition
+from emulator.domain.summary import training_summary
 from emulator.store.sqlite import Store
 
 
@@ -42,7 +43,8 @@ def child(name: str, tuning: str | None = "t", **fields: Any) -> TrainingJob:
         "HyperParameters": {"lr": "0.1", "nan": float("nan")},
         "Pairs": (1, 2),  # written as a JSON list: read back as one, from the cache too
     }
-    return TrainingJob(doc, tuning_job=tuning, tuned={"lr": "0.1"}, **fields)
+    objective = {"Type": "Minimize", "MetricName": "loss"}
+    return TrainingJob(doc, tuning_job=tuning, tuned={"lr": "0.1"}, objective=objective, **fields)
 
 
 def as_read(job: TrainingJob | None) -> Any:
@@ -59,6 +61,10 @@ def same_as_on_disk(store: Store, path: Path, tuning: str, names: list[str]) -> 
         assert [as_read(j) for j in store.children(tuning)] == [
             as_read(j) for j in fresh.children(tuning)
         ]
+        # Summaries made before this write (the last call's) must not be handed out again.
+        assert repr(store.child_summaries(tuning)) == repr(
+            [training_summary(j) for j in fresh.children(tuning)]
+        )
         for name in names:
             assert as_read(store.get_training_job(name)) == as_read(fresh.get_training_job(name))
     finally:
