@@ -39,7 +39,6 @@ from scipy.linalg import LinAlgError, cho_solve, cholesky, solve_triangular
 from scipy.optimize import minimize
 from scipy.spatial.distance import cdist
 from scipy.special import erfcx, ndtr
-from scipy.stats import norm
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
@@ -143,15 +142,25 @@ class Surrogate:
         var = self.params.amplitude - np.max(k, axis=1) ** 2 / (prior + JITTER)
         return np.maximum(np.sqrt(np.maximum(var, 0.0) + 1e-10), 1e-9)
 
-    def condition(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
+    def believe(self, x: np.ndarray) -> tuple[Surrogate, np.ndarray]:
+        """Kriging believer: the posterior given `x` observed at the posterior mean, and that
+        mean. The mean alone is needed (not `predict`'s variance), and the covariance with
+        the training points serves both the mean and the growth of the factor."""
+        x = np.atleast_2d(x)
+        k21 = self.cross(x)
+        mean = k21 @ self.alpha
+        return self.condition(x, mean, k21), mean
+
+    def condition(self, x: np.ndarray, y: np.ndarray, k21: np.ndarray | None = None) -> Surrogate:
         """The posterior given extra points (fantasies), with the same kernel hyperparameters.
 
         The Cholesky factor grows by one block: [[L, 0], [B, C]] with B = K21 L^-T and
-        C = chol(K22 - B B^T).
+        C = chol(K22 - B B^T). `k21`: `cross(x)`, when the caller has it already.
         """
         x, y = np.atleast_2d(x), np.atleast_1d(y)
         scaled = x / np.asarray(self.params.length_scales)
-        k21 = self.cross(x)
+        if k21 is None:
+            k21 = self.cross(x)
         k22 = _train_covariance(self.params, scaled)
         b = solve_triangular(self.chol, k21.T, lower=True, check_finite=False).T
         try:
@@ -328,6 +337,18 @@ def fit(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Surrogate:
 # --- expected improvement --------------------------------------------------------------------
 
 _SQRT_HALF_PI = math.sqrt(math.pi / 2)
+_SQRT_TWO_PI = float(np.sqrt(2 * np.pi))
+_LOG_SQRT_TWO_PI = float(np.log(_SQRT_TWO_PI))
+
+
+def _normal_pdf(z: np.ndarray) -> np.ndarray:
+    """The standard normal density: the formula scipy.stats.norm.pdf evaluates (the same
+    bits), without its argument checks, a sixth of a late suggestion's EI time."""
+    return np.exp(-(z**2) / 2.0) / _SQRT_TWO_PI
+
+
+def _normal_logpdf(z: np.ndarray) -> np.ndarray:
+    return -(z**2) / 2.0 - _LOG_SQRT_TWO_PI
 
 
 def log_expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float) -> np.ndarray:
@@ -342,9 +363,9 @@ def log_expected_improvement(mu: np.ndarray, sigma: np.ndarray, best: float) -> 
     upper = z >= -1.0
     zu = np.where(upper, z, 0.0)
     zl = np.where(upper, -2.0, z)
-    log_h_upper = np.log(norm.pdf(zu) + zu * ndtr(zu))
+    log_h_upper = np.log(_normal_pdf(zu) + zu * ndtr(zu))
     mills = erfcx(-zl / math.sqrt(2)) * _SQRT_HALF_PI
-    log_h_lower = norm.logpdf(zl) + np.log1p(np.maximum(zl * mills, -1.0 + 1e-16))
+    log_h_lower = _normal_logpdf(zl) + np.log1p(np.maximum(zl * mills, -1.0 + 1e-16))
     log_h = np.where(upper, log_h_upper, log_h_lower)
     return np.log(sigma) + log_h
 

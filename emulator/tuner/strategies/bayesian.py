@@ -217,18 +217,19 @@ def _points(space: SearchSpace, layout: _Layout, configs: Iterable[Config]) -> n
 
 def _training_data(
     space: SearchSpace, layout: _Layout, history: History
-) -> tuple[np.ndarray, np.ndarray]:
-    """Encoded points and raw values, minimisation sign; failures take the worst value seen."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Encoded points and raw values, minimisation sign; failures take the worst value seen.
+    Third, every run point (valued or not), encoded once for both uses."""
     sign = -1.0 if history.objective_type == "Maximize" else 1.0
     run = (*history.prior, *history.observations)
     rows, kept = _encode_all(space, layout, (o.config for o in run))
     values = [_finite(run[i]) for i in kept]
     known = [sign * v for v in values if v is not None]
     if not known:
-        return np.empty((0, space.dim)), np.empty(0)
+        return np.empty((0, space.dim)), np.empty(0), rows
     worst = max(known)
     y = np.array([worst if v is None else sign * v for v in values])
-    return rows, y
+    return rows, y, rows
 
 
 def _finite(o: Observation) -> float | None:
@@ -351,15 +352,15 @@ class BayesianStrategy:
         self, space: SearchSpace, history: History, n: int, rng: np.random.Generator
     ) -> list[Config]:
         layout = _layout(space)
-        x, y = _training_data(space, layout, history)
-        run = (*history.prior, *history.observations)
-        taken = _points(space, layout, [*(o.config for o in run), *history.pending])
+        x, y, run = _training_data(space, layout, history)
+        running = _points(space, layout, history.pending)
+        taken = np.vstack([run, running])
         in_design = max(0, initial_design_size(space.dim) - len(taken))
         if len(y) < 2:
             in_design = n
         chosen = _design(space, layout, taken, min(n, in_design), rng)
         if len(chosen) < n:
-            pending = [*_points(space, layout, history.pending), *chosen]
+            pending = [*running, *chosen]
             keys = _keys(np.vstack([taken, *chosen]))
             chosen += _model_based(layout, (x, y), pending, keys, n - len(chosen), rng)
         return [space.decode(c) for c in chosen]
@@ -393,8 +394,8 @@ def _believe(
     model: gp.Surrogate, x: np.ndarray, z: np.ndarray, new: np.ndarray
 ) -> tuple[gp.Surrogate, np.ndarray, np.ndarray]:
     """Kriging believer: `new` points join the data with the model's mean as their value."""
-    mean, _ = model.predict(new)
-    return model.condition(new, mean), np.vstack([x, new]), np.concatenate([z, mean])
+    grown, mean = model.believe(new)
+    return grown, np.vstack([x, new]), np.concatenate([z, mean])
 
 
 def expected_improvement_ratio(space: SearchSpace, history: History) -> float | None:
@@ -404,7 +405,7 @@ def expected_improvement_ratio(space: SearchSpace, history: History) -> float | 
     search uses a fixed seed.
     """
     layout = _layout(space)
-    x, y = _training_data(space, layout, history)
+    x, y, _ = _training_data(space, layout, history)
     if len(y) < 2:
         return None
     best = float(np.min(y))
