@@ -63,6 +63,11 @@ Measured on the 2-core development machine, each line one run (other work ran be
                             Pool, RandomSeed 1..20 (`--distinct-seeds`): 542 s, p99 27.5 ms.
   After events were encoded without `dataclasses.asdict` (9.8 -> 0.9 ms per 450-job request
   on the loop): remote, not killed, 603.6 s (Describe p99 33.3 ms, List p99 80.7 ms).
+  After List paged from summaries made once per child write (a List of a 500-job tuning
+  job's children: 21.4 -> 1.6 ms on the server) and the Bayesian strategy's exact savings:
+  remote, not killed: 500.4 s (Describe p99 25.3 ms, List p99 33.6 ms, creates 0.26 s);
+  remote, killed at 300 s: 531.9 s (p99 26.5 ms, List p99 36.3 ms, 6 requests resent);
+  pool: 491.0 s (p99 28.7 ms, List p99 38.1 ms, creates 0.24 s). All 20 Completed each time.
 
     python bench/suggestion_service.py                    # 1 tuning job of 500 jobs, 50 parallel
     python bench/suggestion_service.py --jobs 100 --tunings 2 --limit 300
