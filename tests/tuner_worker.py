@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.conftest import wait_for
+from tests.processes import descendants
 
 
 class TunerWorker:
@@ -35,19 +36,7 @@ class TunerWorker:
 
     def processes(self) -> list[int]:
         """The worker's descendants now: its fork server and the processes computing."""
-        children: dict[int, list[int]] = {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # ended meanwhile
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        found, todo = [], [self.proc.pid]
-        while todo:
-            below = children.get(todo.pop(), [])
-            found += below
-            todo += below
-        return found
+        return descendants(self.proc.pid)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc.poll() is None:

@@ -23,6 +23,7 @@ import pytest
 
 from agents.runtime.race import MAX_LINE
 from tests.conftest import Server, start_server, wait_for
+from tests.processes import running
 from tests.requests import BUCKET, training_request
 
 pytestmark = pytest.mark.slow
@@ -83,15 +84,6 @@ def started_pids(server: Server, job: str, timeout: float = 60) -> list[int]:
         timeout,
     )["ready"]
     return [int(word) for word in lines[0].split()[1:] if word.isdigit()]
-
-
-def running(pid: int) -> bool:
-    """Whether `pid` is a live process (a zombie waiting for its reaper is not)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def assert_all_gone(pids: list[int], timeout: float = 10) -> None:

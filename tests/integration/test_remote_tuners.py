@@ -8,9 +8,9 @@ import signal
 import pytest
 
 from tests.conftest import start_server, wait_for
+from tests.processes import running
 from tests.requests import tuning_request
 from tests.tuner_worker import TunerWorker
-from tests.unit.test_suggestion_pool import running
 
 pytestmark = pytest.mark.slow
 

@@ -19,6 +19,7 @@ import pytest
 from agents.runner import AgentContext, StopRequest, run_training_job
 from agents.runtime.process import mount_namespace_available
 from emulator.clock import SystemClock
+from tests.processes import running
 
 ROOT = Path(__file__).resolve().parents[2]
 CLOCK = SystemClock()
@@ -77,15 +78,6 @@ class Recorder:
 
     def pids(self) -> list[int]:
         return [int(p) for line in self.lines if line.startswith("READY") for p in line.split()[1:]]
-
-
-def alive(pid: int) -> bool:
-    """Running (a zombie waiting for a reaper counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def script(tmp_path: Path, name: str, body: str) -> str:
@@ -226,7 +218,7 @@ async def test_stop_request_stops_the_whole_process_group(tmp_path: Path, namesp
     assert recorder.end == ("Stopped", None, False)
     pids = recorder.pids()
     assert len(pids) == 2
-    assert not any(alive(pid) for pid in pids)
+    assert not any(running(pid) for pid in pids)
 
 
 async def test_a_program_ignoring_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
@@ -242,7 +234,7 @@ async def test_a_program_ignoring_sigterm_is_killed_after_the_grace(tmp_path: Pa
     waited = CLOCK.monotonic() - started
     assert 0.5 <= waited < 5
     assert recorder.end == ("Stopped", None, False)
-    assert not any(alive(pid) for pid in recorder.pids())
+    assert not any(running(pid) for pid in recorder.pids())
 
 
 async def test_max_runtime_exceeded_stops_the_job(tmp_path: Path) -> None:
@@ -563,7 +555,7 @@ async def test_a_reporter_that_cannot_publish_fails_the_job_for_a_retry(tmp_path
     recorder = FailingLog()
     await asyncio.wait_for(run_training_job(job, ctx, recorder, StopRequest()), 20)
     assert recorder.end == ("Failed", "InternalServerError: ConnectionError: bus unreachable", True)
-    assert not any(alive(pid) for pid in recorder.pids())
+    assert not any(running(pid) for pid in recorder.pids())
 
 
 AGENT = """
@@ -601,11 +593,11 @@ async def test_the_program_dies_with_a_killed_agent(tmp_path: Path) -> None:
     assert process.stdout is not None
     line = await asyncio.wait_for(process.stdout.readline(), 20)
     pid = int(line.split()[1])
-    assert alive(pid)
+    assert running(pid)
     process.kill()
     await process.wait()
     for _ in range(100):
-        if not alive(pid):
+        if not running(pid):
             break
         await CLOCK.sleep(0.05)
-    assert not alive(pid)
+    assert not running(pid)

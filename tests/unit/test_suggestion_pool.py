@@ -13,6 +13,7 @@ from pathlib import Path
 
 from emulator.suggest.pool import WORKER_NICENESS, SuggestionPool
 from emulator.tuner.suggestion import SuggestionAnswer, SuggestionRequest, answer
+from tests.processes import running
 from tests.unit.test_suggestion import bayesian_request
 
 
@@ -138,13 +139,7 @@ async def test_closing_kills_a_worker_still_busy_after_the_grace():
     await pool.close(grace_seconds=1.0)
     assert time.monotonic() - began < 10
     await asyncio.sleep(0.5)
-    assert gone(pid)
-
-
-def gone(pid: int) -> bool:
-    """Exited (a zombie not yet reaped counts: it runs nothing)."""
-    stat = Path(f"/proc/{pid}/stat")
-    return not stat.exists() or stat.read_text().split(") ", 1)[1].startswith("Z")
+    assert not running(pid)
 
 
 def niceness_answer(request: SuggestionRequest) -> SuggestionAnswer:
@@ -183,15 +178,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie waiting to be reaped."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return state != "Z"
 
 
 def test_the_workers_end_when_the_process_that_owns_the_pool_is_killed():
