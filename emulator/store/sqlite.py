@@ -292,8 +292,8 @@ class Store:
         three times faster than JSON. Kept exact by every write; forgotten whenever a write
         is undone."""
         self._summaries: dict[str, tuple[tuple[bytes, bytes], dict[str, Any]]] = {}
-        """Each child's HyperParameterTrainingJobSummary with the row it was made from: valid
-        while that row (compared by identity) is the one in `_training`."""
+        """Each child's HyperParameterTrainingJobSummary, by name, with the row it was made
+        from: valid while that row (compared by identity) is the one in `_training`."""
         self._child_names: dict[str, list[str]] = {}
         """Each tuning job's children in launch order, kept exact by insert_training_job:
         early stopping asks for them at every objective point."""
@@ -532,10 +532,9 @@ class Store:
         made = self._summaries
         summaries = []
         for name, frozen in self._child_rows(tuning_job):
-            key = name.lower()
-            seen = made.get(key)
+            seen = made.get(name)
             if seen is None or seen[0] is not frozen:
-                seen = made[key] = (frozen, training_summary(_thawed(frozen)))
+                seen = made[name] = (frozen, training_summary(_thawed(frozen)))
             summaries.append(seen[1])
         return summaries
 

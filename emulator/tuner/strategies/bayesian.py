@@ -217,19 +217,19 @@ def _points(space: SearchSpace, layout: _Layout, configs: Iterable[Config]) -> n
 
 def _training_data(
     space: SearchSpace, layout: _Layout, history: History
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Encoded points and raw values, minimisation sign; failures take the worst value seen.
-    Third, every run point (valued or not), encoded once for both uses."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every run configuration that fits the space, encoded, and its raw value (minimisation
+    sign; failures take the worst value seen). No values at all while none is known: the
+    points still count as run, but there is nothing to model."""
     sign = -1.0 if history.objective_type == "Maximize" else 1.0
     run = (*history.prior, *history.observations)
     rows, kept = _encode_all(space, layout, (o.config for o in run))
     values = [_finite(run[i]) for i in kept]
     known = [sign * v for v in values if v is not None]
     if not known:
-        return np.empty((0, space.dim)), np.empty(0), rows
+        return rows, np.empty(0)
     worst = max(known)
-    y = np.array([worst if v is None else sign * v for v in values])
-    return rows, y, rows
+    return rows, np.array([worst if v is None else sign * v for v in values])
 
 
 def _finite(o: Observation) -> float | None:
@@ -352,9 +352,9 @@ class BayesianStrategy:
         self, space: SearchSpace, history: History, n: int, rng: np.random.Generator
     ) -> list[Config]:
         layout = _layout(space)
-        x, y, run = _training_data(space, layout, history)
+        x, y = _training_data(space, layout, history)
         running = _points(space, layout, history.pending)
-        taken = np.vstack([run, running])
+        taken = np.vstack([x, running])
         in_design = max(0, initial_design_size(space.dim) - len(taken))
         if len(y) < 2:
             in_design = n
@@ -405,7 +405,7 @@ def expected_improvement_ratio(space: SearchSpace, history: History) -> float | 
     search uses a fixed seed.
     """
     layout = _layout(space)
-    x, y, _ = _training_data(space, layout, history)
+    x, y = _training_data(space, layout, history)
     if len(y) < 2:
         return None
     best = float(np.min(y))
