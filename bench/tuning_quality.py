@@ -13,13 +13,14 @@ Targets checked at the end:
   2. within 40 jobs we reach the median best Random finds in 120 (each problem; runs of 40+);
   3. one suggestion takes under 100 ms with 200 observations and under 500 ms with 1,000
      (Hartmann6, CPU time of one BLAS thread).
-What holds is in the closing lines of a run. STATUS (10 seeds, --budget 30, 2 shared cores):
-target 1 is MISSED, 35 of 56 comparisons hold. Ours is ahead of both on Branin and on
-Hartmann6 in parallel (@20 -2.18 vs GP -2.00, @30 -3.06 vs -2.72) and ties the classifiers;
-it is behind GPSampler on Hartmann6 sequential (@30 -3.00 vs -3.23) and on mixed, categorical
-and integers (by 0.3-11%, worst integers par4 @20: 0.169 vs 0.153), behind TPE too on Hartmann6
-seq @20 and integers @20. Target 3 is MET: 16 ms at 200 observations, 68 ms at 1,000 (90
-before the candidate search shrank past 128 points; results up to 128 points are unchanged).
+What holds is in the closing lines of a run. STATUS (10 seeds, --budget 30, 2 shared cores,
+Optuna 5.1): target 1 is MISSED, 50 of 56 comparisons hold (35 before the initial design
+stopped crowding the cube's faces). Ours is ahead of both on Branin, categorical, Hartmann6 in
+parallel and integers at 20 jobs (integers par4 @20 0.139 vs GP 0.153), and ties the
+classifiers. Still behind GPSampler: Hartmann6 seq @30 (-3.13 vs -3.21), integers seq @30
+(0.1268 vs 0.1237), mixed seq @20 (0.2655 vs 0.2619; TPE 0.2609) and par4 @30 (0.2607 vs
+0.2520), and TPE on svc_digits seq @20 by one step of accuracy (0.9333 vs 0.9356). Target 3
+is MET: 16 ms at 200 observations, 68 ms at 1,000 (the design changes only the first jobs).
 
     python bench/tuning_quality.py            # full run: 10 seeds (hours on 2 shared cores)
     python bench/tuning_quality.py --quick    # 3 seeds, a smoke test of the whole pipeline

@@ -9,8 +9,14 @@ Each call rebuilds everything from the `History` (no state between calls):
 2. **Initial design** while fewer than `initial_design_size(dim)` = max(3, min(10, dim + 1))
    jobs exist (observations + pending + prior), or while fewer than two values are known (an
    all-failed history): space-filling points — each the candidate of a scrambled Sobol set
-   farthest from every point already run, pending or chosen (Mitchell's best candidate), so
-   designs made over many calls still spread out.
+   that leaves the lowest centred L2 discrepancy together with every point already run,
+   pending or chosen, so designs made over many calls still cover the space evenly. Not the
+   candidate *farthest* from them (maximin, which this was): that pushes points onto the
+   cube's faces, the extreme values of every range, and extremes are rarely good
+   hyperparameters. With `bench/tuning_quality.py` (10 seeds, 30 jobs) the median best after
+   5 jobs on `integers` was 0.307 with maximin against 0.212 for Random, and the Bayesian
+   search stayed behind from there; with this design 50 of the 56 comparisons with Optuna's
+   GPSampler and TPE hold at 20 and 30 jobs, with maximin 35.
 3. **Model**: `tuner.gp` (Matern-5/2 ARD * constant + white noise); kernel hyperparameters
    at the maximum of likelihood times a prior (length scales near the cube's size until the
    data say otherwise: with few points in 6-d the likelihood alone called most coordinates
@@ -258,18 +264,24 @@ def _keys(x: np.ndarray) -> set[bytes]:
 def _design(
     space: SearchSpace, layout: _Layout, taken: np.ndarray, n: int, rng: np.random.Generator
 ) -> list[np.ndarray]:
-    """`n` points, each the Sobol candidate farthest from everything run, pending or chosen."""
+    """`n` points, each the Sobol candidate that, added to everything run, pending or chosen,
+    leaves the lowest centred discrepancy (the first of an empty design: the most central)."""
     sobol = qmc.Sobol(space.dim, scramble=True, rng=rng)
     chosen: list[np.ndarray] = []
     for _ in range(n):
         candidates = _snap(layout, sobol.random(DESIGN_CANDIDATES))
         others = np.vstack([taken, *chosen]) if len(taken) or chosen else None
-        if others is None:
-            chosen.append(candidates[0])
-            continue
-        distance = np.min(np.linalg.norm(candidates[:, None, :] - others[None], axis=2), axis=1)
-        chosen.append(candidates[int(np.argmax(distance))])
+        chosen.append(candidates[int(np.argmin(_discrepancy_with(candidates, others)))])
     return chosen
+
+
+def _discrepancy_with(candidates: np.ndarray, others: np.ndarray | None) -> np.ndarray:
+    """The centred L2 discrepancy of `others` plus each candidate in turn: updated from
+    `others`' own in O(n) a candidate, the same values as computing each set afresh."""
+    if others is None:
+        return np.array([qmc.discrepancy(c[None], method="CD") for c in candidates])
+    initial = qmc.discrepancy(others, iterative=True, method="CD")
+    return np.array([qmc.update_discrepancy(c, others, initial) for c in candidates])
 
 
 # --- acquisition -----------------------------------------------------------------------------
