@@ -20,7 +20,8 @@ parallel and integers at 20 jobs (integers par4 @20 0.139 vs GP 0.153), and ties
 classifiers. Still behind GPSampler: Hartmann6 seq @30 (-3.13 vs -3.21), integers seq @30
 (0.1268 vs 0.1237), mixed seq @20 (0.2655 vs 0.2619; TPE 0.2609) and par4 @30 (0.2607 vs
 0.2520), and TPE on svc_digits seq @20 by one step of accuracy (0.9333 vs 0.9356). Target 3
-is MET: 16 ms at 200 observations, 68 ms at 1,000 (the design changes only the first jobs).
+is MET: 22 ms at 200 observations, 80 ms at 1,000 in that run, the other core busy (16 and
+68 ms on a quiet machine before; the design changes only the first jobs).
 
     python bench/tuning_quality.py            # full run: 10 seeds (hours on 2 shared cores)
     python bench/tuning_quality.py --quick    # 3 seeds, a smoke test of the whole pipeline

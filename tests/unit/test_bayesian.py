@@ -113,7 +113,8 @@ def test_initial_design_spreads_out():
 
 
 def test_initial_design_covers_the_space_without_crowding_its_faces():
-    """Seven design points in 6-d, made over several calls as a tuning job asks for them: more
+    """Seven design points in 6-d, made over three calls as a tuning job asks for them (each
+    job failed, so every call stays in the design, as with the first jobs of any): more
     even than as many uniform draws (lower centred discrepancy) in most seeds, and no nearer
     the cube's faces than uniform draws are on average (0.25 a coordinate). A farthest-point
     design fails the second: it puts most coordinates at 0 or 1, the ranges' extremes."""
